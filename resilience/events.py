@@ -1,0 +1,130 @@
+"""Typed, immutable event records and per-component listeners.
+
+Each component owns a ``Listeners`` hub. Events are built while the component's lock is held (so
+their order is the order of the transitions) and delivered after it is released (so a listener may
+call back into the component). A listener that raises is logged and never breaks the protected call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from resilience.clock import NS_PER_SECOND
+
+__all__ = [
+    "CallFailed",
+    "CallIgnored",
+    "CallRejected",
+    "CallSucceeded",
+    "Event",
+    "Listener",
+    "Listeners",
+    "StateChanged",
+]
+
+log = logging.getLogger("resilience.events")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something a component did: ``source`` names it, ``at_ns`` is its clock's reading."""
+
+    source: str
+    at_ns: int
+
+    @property
+    def at(self) -> float:
+        """``at_ns`` in seconds."""
+        return self.at_ns / NS_PER_SECOND
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged(Event):
+    """The breaker moved from ``old`` to ``new`` state; ``reason`` says which rule fired."""
+
+    old: str
+    new: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallRejected(Event):
+    """A call was refused without running (circuit open or half-open and full)."""
+
+    state: str
+    retry_after: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallSucceeded(Event):
+    """A protected call returned. ``late``: it was admitted before the last state change, so it
+    did not count towards the current state's decisions."""
+
+    late: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallFailed(Event):
+    """A protected call raised an exception that counts as a failure."""
+
+    error: BaseException
+    late: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallIgnored(Event):
+    """A protected call raised an exception that is neither success nor failure (it propagates)."""
+
+    error: BaseException
+    late: bool
+
+
+Listener = Callable[[Event], object]
+
+
+class Listeners:
+    """The listeners subscribed to one component."""
+
+    __slots__ = ("_lock", "_owner", "active")
+
+    def __init__(self, owner: object) -> None:
+        self._owner = owner
+        self._lock = threading.Lock()
+        # Replaced, never mutated: emit() iterates a snapshot without holding the lock, and hot
+        # paths test `listeners.active` (a plain attribute) to skip building events nobody reads.
+        self.active: tuple[Listener, ...] = ()
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event)`` for every event from now on; returns an unsubscribe function."""
+        if not callable(listener):
+            raise TypeError(f"listener must be callable, got {listener!r}")
+        with self._lock:
+            self.active = (*self.active, listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                remaining = list(self.active)
+                if listener in remaining:
+                    remaining.remove(listener)
+                self.active = tuple(remaining)
+
+        return unsubscribe
+
+    def __bool__(self) -> bool:
+        return bool(self.active)
+
+    def __len__(self) -> int:
+        return len(self.active)
+
+    def emit(self, events: Iterable[Event]) -> None:
+        """Deliver ``events`` in order to every listener; log (never raise) a listener's error."""
+        listeners = self.active
+        for event in events:
+            for listener in listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("listener %r of %s raised on %r", listener, self._owner, event)

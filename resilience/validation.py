@@ -1,0 +1,65 @@
+"""Validation of configuration values at the boundary: exact, typed, and loud.
+
+Every check raises ``ConfigError`` naming the field, the value and the rule. Nothing is coerced
+silently: ``True`` is not the integer 1, ``"5"`` is not 5, and 0 is never replaced by a default.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from decimal import Decimal
+from fractions import Fraction
+from numbers import Real
+
+from resilience.clock import NS_PER_SECOND
+from resilience.errors import ConfigError
+
+__all__ = ["duration_ns", "int_at_least", "unit_fraction"]
+
+
+def int_at_least(field: str, value: object, minimum: int) -> int:
+    """An ``int`` (never a ``bool``) that is at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(field, value, f"must be an integer >= {minimum}")
+    if value < minimum:
+        raise ConfigError(field, value, f"must be an integer >= {minimum}")
+    return value
+
+
+def _exact(field: str, value: object, rule: str) -> Fraction:
+    """``value`` as an exact fraction; a float is read as the decimal it prints as (0.1 is 1/10)."""
+    if isinstance(value, bool) or not isinstance(value, Real | Decimal):
+        raise ConfigError(field, value, rule)
+    if isinstance(value, float | Decimal):
+        if not math.isfinite(value):
+            raise ConfigError(field, value, rule)
+        return Fraction(str(value))
+    if isinstance(value, int | Fraction):
+        return Fraction(value)
+    raise ConfigError(field, value, rule)  # other Real types: convert to float or Fraction first
+
+
+def duration_ns(field: str, value: object) -> int:
+    """A finite, non-negative duration in seconds (number or ``timedelta``) as integer nanoseconds.
+
+    Sub-nanosecond remainders are rounded to the nearest nanosecond.
+    """
+    rule = "must be a finite number of seconds >= 0 (or a timedelta)"
+    if isinstance(value, timedelta):
+        whole = value.days * 86_400 + value.seconds
+        seconds = whole + Fraction(value.microseconds, 10**6)
+    else:
+        seconds = _exact(field, value, rule)
+    if seconds < 0:
+        raise ConfigError(field, value, rule)
+    return round(seconds * NS_PER_SECOND)
+
+
+def unit_fraction(field: str, value: object) -> Fraction:
+    """A rate in (0, 1] as an exact ``Fraction`` (so 0.1 means exactly one in ten)."""
+    rule = "must be a number in (0, 1]"
+    rate = _exact(field, value, rule)
+    if not 0 < rate <= 1:
+        raise ConfigError(field, value, rule)
+    return rate
