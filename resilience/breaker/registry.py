@@ -47,9 +47,17 @@ class BreakerRegistry:
         if existing is not candidate and existing.config != candidate.config:
             differing = [
                 field
-                for field in ("failure_threshold", "recovery_timeout_ns", "half_open_max_calls",
-                              "success_threshold", "expected_exception", "failure_rate_threshold",
-                              "window_size", "minimum_calls", "fallback_function")
+                for field in (
+                    "failure_threshold",
+                    "recovery_timeout_ns",
+                    "half_open_max_calls",
+                    "success_threshold",
+                    "expected_exception",
+                    "failure_rate_threshold",
+                    "window_size",
+                    "minimum_calls",
+                    "fallback_function",
+                )
                 if getattr(existing.config, field) != getattr(candidate.config, field)
             ]
             if differing:

@@ -1,0 +1,31 @@
+"""Root conftest: Hypothesis profiles, and no global state leaking between tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import circuitbreaker
+import pytest
+
+# Machines, models and the harness assert outside test modules: have pytest rewrite those asserts
+# too, so a failing invariant shows both sides. Must run before they are imported.
+pytest.register_assert_rewrite("properties.machines", "properties.harness", "properties.models")
+
+from hypothesis import settings  # noqa: E402
+
+import resilience  # noqa: E402
+from properties.harness.profiles import choose_profile, register_profiles  # noqa: E402
+
+register_profiles()
+settings.load_profile(choose_profile(os.environ))
+
+
+@pytest.fixture(autouse=True)
+def _no_global_breakers() -> Iterator[None]:
+    """The base package's monitor and our default registry start and end every test empty."""
+    circuitbreaker.CircuitBreakerMonitor.circuit_breakers.clear()
+    resilience.breakers.clear()
+    yield
+    circuitbreaker.CircuitBreakerMonitor.circuit_breakers.clear()
+    resilience.breakers.clear()

@@ -1,0 +1,1 @@
+"""Property-based and stateful tests: models, machines, harness, planted variants."""

@@ -1,0 +1,1 @@
+"""What every machine needs: frozen time, coverage targets, profiles, strategies."""

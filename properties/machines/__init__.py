@@ -1,0 +1,1 @@
+"""Rule-based state machines, one per component; target-parametrised."""

@@ -1,0 +1,93 @@
+"""Hypothesis strategies shared by the machines, named as nouns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from hypothesis import strategies as st
+
+from properties.models.breaker import BreakerSpec, Outcome
+
+__all__ = ["BreakerCase", "breaker_cases", "outcomes", "time_steps_us"]
+
+US = 1_000  # ns per microsecond
+
+
+@dataclass(frozen=True)
+class BreakerCase:
+    """A breaker configuration plus *how* a user would spell it (several spellings, one meaning)."""
+
+    spec: BreakerSpec
+    timeout_form: str  # "float" | "fraction" | "timedelta" | "int"
+    expected_form: str  # "class" | "tuple" | "predicate"
+    listen: bool  # subscribe a listener (events checked) or not (the lock-free fast paths run)
+
+
+# Mostly short timeouts, so runs get past OPEN often; long ones still reached by time jumps.
+recovery_timeouts_us = st.one_of(
+    st.sampled_from([0, 1, 2, 1_000, 250_000, 1_000_000, 30_000_000]),
+    st.integers(min_value=0, max_value=5_000),
+    st.integers(min_value=0, max_value=5_000_000),
+)
+
+
+@st.composite
+def breaker_cases(
+    draw: st.DrawFn,
+    *,
+    rate_policy: bool = True,
+    half_open_limits: bool = True,
+    expected_forms: tuple[str, ...] = ("class", "tuple", "predicate"),
+) -> BreakerCase:
+    timeout_us = draw(recovery_timeouts_us, label="recovery_timeout_us")
+    half_open = draw(st.integers(1, 3)) if half_open_limits else 1
+    successes = draw(st.integers(1, 3)) if half_open_limits else 1
+    if rate_policy and draw(st.booleans(), label="rate policy"):
+        window = draw(st.integers(1, 6))
+        spec = BreakerSpec(
+            failure_threshold=0,
+            recovery_timeout_ns=timeout_us * US,
+            half_open_max_calls=half_open,
+            success_threshold=successes,
+            rate=draw(st.sampled_from([Fraction(1, 10), Fraction(1, 4), Fraction(1, 3),
+                                       Fraction(1, 2), Fraction(2, 3), Fraction(1)])),
+            window_size=window,
+            minimum_calls=draw(st.integers(1, window)),
+        )  # fmt: skip
+    else:
+        spec = BreakerSpec(
+            failure_threshold=draw(st.integers(1, 5)),
+            recovery_timeout_ns=timeout_us * US,
+            half_open_max_calls=half_open,
+            success_threshold=successes,
+        )
+    timeout_forms = ["float", "fraction", "timedelta"]
+    if timeout_us % 1_000_000 == 0:
+        timeout_forms.append("int")
+    return BreakerCase(
+        spec=spec,
+        timeout_form=draw(st.sampled_from(timeout_forms)),
+        expected_form=draw(st.sampled_from(expected_forms)),
+        listen=draw(st.booleans(), label="listen"),
+    )
+
+
+# Successes weigh most: closing a half-open breaker takes success_threshold of them in a row.
+outcomes = st.sampled_from(
+    [Outcome.SUCCESS, Outcome.SUCCESS, Outcome.SUCCESS, Outcome.FAILURE, Outcome.FAILURE,
+     Outcome.IGNORED, Outcome.CANCELLED]
+)  # fmt: skip
+
+
+def time_steps_us(*boundaries_us: int) -> st.SearchStrategy[int]:
+    """How far to move the clock: biased to each boundary (exactly, one microsecond either side),
+    zero, small steps, and large jumps."""
+    near = sorted({b + d for b in boundaries_us for d in (-1, 0, 1) if b + d >= 0})
+    return st.one_of(
+        st.sampled_from(near or [0]),
+        st.just(0),
+        st.integers(min_value=1, max_value=1_000),
+        st.integers(min_value=0, max_value=2 * max(boundaries_us, default=0) + 10),
+        st.integers(min_value=1_000_000, max_value=10**10),
+    )

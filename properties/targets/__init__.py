@@ -1,0 +1,1 @@
+"""Targets: adapters that let one machine drive several implementations (DESIGN principle 5)."""
