@@ -21,6 +21,15 @@ register_profiles()
 settings.load_profile(choose_profile(os.environ))
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    active = settings.default
+    return (
+        f"hypothesis profile: {settings.get_current_profile_name()} "
+        f"(derandomize={active.derandomize}, max_examples={active.max_examples}, "
+        f"stateful_step_count={active.stateful_step_count})"
+    )
+
+
 @pytest.fixture(autouse=True)
 def _no_global_breakers() -> Iterator[None]:
     """The base package's monitor and our default registry start and end every test empty."""

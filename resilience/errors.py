@@ -52,3 +52,11 @@ class CircuitOpenError(ResilienceError, CircuitBreakerError):
 
     def __str__(self) -> str:
         return self._message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickles without the breaker (which holds locks): the snapshot is what travels.
+        return (_rebuild_open_error, (self.breaker_name, self.state, self.retry_after))
+
+
+def _rebuild_open_error(name: str, state: str, retry_after: float) -> CircuitOpenError:
+    return CircuitOpenError(name, state=state, retry_after=retry_after)

@@ -1,14 +1,18 @@
 """Typed, immutable event records and per-component listeners.
 
-Each component owns a ``Listeners`` hub. Events are built while the component's lock is held (so
+Each component owns a ``Listeners`` hub. Events are queued while the component's lock is held (so
 their order is the order of the transitions) and delivered after it is released (so a listener may
-call back into the component). A listener that raises is logged and never breaks the protected call.
+call back into the component). One thread delivers at a time, in queue order: a thread that finds
+another delivering leaves its events to it, so events from concurrent callers never overtake each
+other (a listener may therefore run on another caller's thread). A listener that raises is logged
+and never breaks the protected call.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -88,11 +92,13 @@ Listener = Callable[[Event], object]
 class Listeners:
     """The listeners subscribed to one component."""
 
-    __slots__ = ("_lock", "_owner", "active")
+    __slots__ = ("_delivering", "_lock", "_owner", "_pending", "active")
 
     def __init__(self, owner: object) -> None:
         self._owner = owner
         self._lock = threading.Lock()
+        self._pending: deque[Event] = deque()
+        self._delivering = threading.Lock()
         # Replaced, never mutated: emit() iterates a snapshot without holding the lock, and hot
         # paths test `listeners.active` (a plain attribute) to skip building events nobody reads.
         self.active: tuple[Listener, ...] = ()
@@ -119,12 +125,31 @@ class Listeners:
     def __len__(self) -> int:
         return len(self.active)
 
+    def enqueue(self, events: Iterable[Event]) -> None:
+        """Queue events; call this under the component's lock so the queue keeps their order."""
+        self._pending.extend(events)
+
+    def deliver(self) -> None:
+        """Deliver queued events in order, unless another thread is delivering (it will deliver
+        ours too: it re-checks the queue after releasing, so nothing is stranded)."""
+        pending = self._pending
+        while pending:
+            if not self._delivering.acquire(blocking=False):
+                return
+            try:
+                while pending:
+                    self._notify(pending.popleft())
+            finally:
+                self._delivering.release()
+
     def emit(self, events: Iterable[Event]) -> None:
-        """Deliver ``events`` in order to every listener; log (never raise) a listener's error."""
-        listeners = self.active
-        for event in events:
-            for listener in listeners:
-                try:
-                    listener(event)
-                except Exception:
-                    log.exception("listener %r of %s raised on %r", listener, self._owner, event)
+        """Queue and deliver (for components without a lock of their own)."""
+        self.enqueue(events)
+        self.deliver()
+
+    def _notify(self, event: Event) -> None:
+        for listener in self.active:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("listener %r of %s raised on %r", listener, self._owner, event)

@@ -10,7 +10,6 @@ import math
 from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
-from numbers import Real
 
 from resilience.clock import NS_PER_SECOND
 from resilience.errors import ConfigError
@@ -29,21 +28,31 @@ def int_at_least(field: str, value: object, minimum: int) -> int:
 
 def _exact(field: str, value: object, rule: str) -> Fraction:
     """``value`` as an exact fraction; a float is read as the decimal it prints as (0.1 is 1/10)."""
-    if isinstance(value, bool) or not isinstance(value, Real | Decimal):
+    if isinstance(value, bool):
         raise ConfigError(field, value, rule)
-    if isinstance(value, float | Decimal):
+    if isinstance(value, Decimal):
+        if not value.is_finite():  # also catches signalling NaN, which math.isfinite rejects loudly
+            raise ConfigError(field, value, rule)
+        return Fraction(value)
+    if isinstance(value, float):
         if not math.isfinite(value):
             raise ConfigError(field, value, rule)
-        return Fraction(str(value))
+        return Fraction(repr(value))
     if isinstance(value, int | Fraction):
         return Fraction(value)
-    raise ConfigError(field, value, rule)  # other Real types: convert to float or Fraction first
+    raise ConfigError(field, value, rule)  # other numbers: convert to float or Fraction first
+
+
+#: The longest duration accepted (about 31.7 years): far beyond any sensible timeout, and small
+#: enough that every derived float and datetime stays representable.
+MAX_DURATION_NS = 10**18
 
 
 def duration_ns(field: str, value: object) -> int:
-    """A finite, non-negative duration in seconds (number or ``timedelta``) as integer nanoseconds.
+    """A duration in seconds (number or ``timedelta``), 0 to ~31.7 years, as integer nanoseconds.
 
-    Sub-nanosecond remainders are rounded to the nearest nanosecond.
+    Sub-nanosecond remainders are rounded to the nearest nanosecond; a positive duration that
+    would round to 0 is an error rather than a silent "no wait at all".
     """
     rule = "must be a finite number of seconds >= 0 (or a timedelta)"
     if isinstance(value, timedelta):
@@ -53,7 +62,12 @@ def duration_ns(field: str, value: object) -> int:
         seconds = _exact(field, value, rule)
     if seconds < 0:
         raise ConfigError(field, value, rule)
-    return round(seconds * NS_PER_SECOND)
+    ns = round(seconds * NS_PER_SECOND)
+    if ns > MAX_DURATION_NS:
+        raise ConfigError(field, value, f"must be at most {MAX_DURATION_NS // NS_PER_SECOND} s")
+    if ns == 0 and seconds > 0:
+        raise ConfigError(field, value, "must be 0 or at least one nanosecond")
+    return ns
 
 
 def unit_fraction(field: str, value: object) -> Fraction:

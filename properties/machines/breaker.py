@@ -54,9 +54,9 @@ BREAKER_COVERAGE = frozenset(
         "admitted at exactly opened_at + recovery_timeout",
         "rejected 1us before opened_at + recovery_timeout",
         "late outcome (admitted before a state change)",
-        "ignored exception while half_open",
+        "ignored or cancelled probe while half_open",
         "cancelled call",
-        "success with no listener (lock-free path)",
+        "quiet success: closed, no failure pending, no listener",
     }
 )
 
@@ -130,20 +130,24 @@ class BreakerMachine(RuleBasedStateMachine):
             assert result.kind == "raised", f"expected {exc!r} to propagate, got {result}"
             assert result.value is exc, f"expected {exc!r} to propagate unchanged, got {result}"
 
-    def _after_outcome(self, outcome: str, late: bool, state_before: str) -> None:
+    def _quiet(self, state_before: str) -> bool:
+        """Whether a success now meets the conditions of the implementation's lock-free path."""
+        model = self.model
+        return (
+            state_before == "closed" and model.spec.rate is None and model.run == 0
+            and not self.case.listen
+        )  # fmt: skip
+
+    def _after_outcome(self, outcome: str, late: bool, state_before: str, quiet: bool) -> None:
         if late:
             self.reach("late outcome (admitted before a state change)")
-        if outcome == Outcome.IGNORED and state_before == "half_open" and not late:
-            self.reach("ignored exception while half_open")
+        freed_only = outcome in (Outcome.IGNORED, Outcome.CANCELLED)
+        if freed_only and state_before == "half_open" and not late:
+            self.reach("ignored or cancelled probe while half_open")
         if outcome == Outcome.CANCELLED:
             self.reach("cancelled call")
-        if (
-            outcome == Outcome.SUCCESS
-            and state_before == "closed"
-            and self.model.spec.rate is None
-            and not self.case.listen
-        ):
-            self.reach("success with no listener (lock-free path)")
+        if outcome == Outcome.SUCCESS and quiet and not late:
+            self.reach("quiet success: closed, no failure pending, no listener")
         self._report_transitions()
 
     # ---------------------------------------------------------------- rules
@@ -157,13 +161,29 @@ class BreakerMachine(RuleBasedStateMachine):
     @rule(data=st.data(), outcome=outcomes)
     def call(self, data: st.DataObject, outcome: str) -> None:
         """A call that runs to completion at one instant, through one of the entry points."""
-        form = data.draw(
-            st.sampled_from(self.target.sync_forms + self.target.async_forms), label="form"
-        )
+        self._one_call(self._draw_form(data), outcome)
+
+    @rule(
+        data=st.data(),
+        outcome=st.sampled_from([Outcome.SUCCESS, Outcome.FAILURE]),
+        count=st.integers(min_value=2, max_value=6),
+    )
+    def burst(self, data: st.DataObject, outcome: str, count: int) -> None:
+        """An outage or a recovery: several calls in a row with the same outcome (how breakers
+        really trip, and how half-open probes really succeed)."""
+        for _ in range(count):
+            self._one_call(self._draw_form(data), outcome)
+
+    def _draw_form(self, data: st.DataObject) -> str:
+        forms = self.target.sync_forms + self.target.async_forms
+        return data.draw(st.sampled_from(forms), label="form")
+
+    def _one_call(self, form: str, outcome: str) -> None:
         now = self.frozen.now_ns()
         state_before = self.model.state_at(now)
         self._before_admission(now)
         exc = exception_for(outcome)
+        quiet = self._quiet(state_before)
         admitted, token = self.model.admit(now)
         result = self.driver.call(form, exc)
         if not admitted:
@@ -172,23 +192,29 @@ class BreakerMachine(RuleBasedStateMachine):
             return
         late = self.model.finish(int(token), outcome, now, exc)
         self._check_outcome(result, outcome, exc)
-        self._after_outcome(outcome, late, state_before)
+        self._after_outcome(outcome, late, state_before, quiet)
 
-    @rule(target=held, data=st.data())
-    def start_call(self, data: st.DataObject) -> Any:
-        """A call admitted now that finishes later (a probe held open, a slow request)."""
-        form = data.draw(st.sampled_from(self.target.held_forms), label="form")
+    @rule(target=held, data=st.data(), count=st.integers(min_value=1, max_value=3))
+    def start_calls(self, data: st.DataObject, count: int) -> Any:
+        """Calls admitted now that finish later (probes held open, slow requests), arriving
+        together: each is admitted or rejected in turn."""
+        started = [self._start_one(data.draw(st.sampled_from(self.target.held_forms), label="form"))
+                   for _ in range(count)]  # fmt: skip
+        return multiple(*(held for held in started if held is not None))
+
+    def _start_one(self, form: str) -> Held | None:
         now = self.frozen.now_ns()
         self._before_admission(now)
         admitted, token = self.model.admit(now)
         started = self.driver.start(form)
         if not admitted:
             assert isinstance(started, CallResult), (
-                "implementation admitted a call the model rejects"
+                f"implementation admitted a call the model rejects (state {self.model.state}, "
+                f"{self.model.probes} probes in flight)"
             )
             self._check_rejection(started, now, token)
             self._report_transitions()
-            return multiple()
+            return None
         assert not isinstance(started, CallResult), f"implementation rejected: {started}"
         self._report_transitions()
         held = Held(form, started, int(token))
@@ -200,11 +226,12 @@ class BreakerMachine(RuleBasedStateMachine):
         now = self.frozen.now_ns()
         state_before = self.model.state_at(now)
         exc = exception_for(outcome)
+        quiet = self._quiet(state_before)
         self.open_calls.remove(held)
         late = self.model.finish(held.epoch, outcome, now, exc)
         result = self.driver.finish(held, exc)
         self._check_outcome(result, outcome, exc)
-        self._after_outcome(outcome, late, state_before)
+        self._after_outcome(outcome, late, state_before, quiet)
 
     @rule(data=st.data())
     def advance(self, data: st.DataObject) -> None:
@@ -260,7 +287,7 @@ class BreakerMachine(RuleBasedStateMachine):
             return
         model = self.model
         half_open = model.state == "half_open"
-        assert status["probes_in_flight"] == (model.probes if half_open else 0)
+        assert status["probes_in_flight"] == model.probes
         assert status["probe_successes"] == (model.probe_successes if half_open else 0)
         assert status["forced_open"] == model.forced
         if model.spec.rate is not None:

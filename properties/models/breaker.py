@@ -8,7 +8,8 @@ Independent of the implementation: no imports from ``resilience``. Time is integ
 * OPEN: calls are rejected with ``retry_after`` = time left. At ``opened_at + recovery_timeout``
   (inclusive) the breaker is HALF_OPEN; the transition is recorded (and its event, stamped with that
   instant, emitted) by the next operation on the breaker. ``force_open`` opens with no timeout.
-* HALF_OPEN: at most ``half_open_max_calls`` probes in flight, others rejected (retry_after 0);
+* HALF_OPEN: at most ``half_open_max_calls`` probes in flight, others rejected (retry_after 0).
+  A probe admitted in an earlier half-open stay that has not finished still takes a slot;
   a counted failure re-opens; ``success_threshold`` successes close; an ignored exception (and any
   non-Exception, such as cancellation) only frees its slot.
 * Every change of phase (transition, force_open, reset) starts a new epoch; a call that finishes in
@@ -57,7 +58,8 @@ class BreakerModel:
         self.opened_at: int | None = None  # None while forced open
         self.run = 0  # consecutive counted failures (consecutive policy)
         self.window: list[bool] = []  # recorded outcomes, True = failure (rate policy)
-        self.probes = 0
+        self.probes = 0  # unfinished probes admitted in any half-open stay
+        self.half_open_epochs: set[int] = set()
         self.probe_successes = 0
         self.counters = dict.fromkeys(
             ("calls_succeeded", "calls_failed", "calls_ignored", "calls_rejected",
@@ -100,7 +102,7 @@ class BreakerModel:
         old = self.state
         self.state = state
         self.epoch += 1
-        self.probes = self.probe_successes = 0
+        self.probe_successes = 0
         self.opened_at = at if state == OPEN and reason != "forced" else None
         if state == CLOSED:
             self.run = 0
@@ -125,6 +127,7 @@ class BreakerModel:
         self._catch_up(now)
         if self.state == HALF_OPEN and self.probes < self.spec.half_open_max_calls:
             self.probes += 1
+            self.half_open_epochs.add(self.epoch)
             return True, self.epoch
         retry_after = self.retry_after(now)
         self.counters["calls_rejected"] += 1
@@ -136,6 +139,8 @@ class BreakerModel:
         self.transitions = []
         self._catch_up(now)
         late = epoch != self.epoch
+        if epoch in self.half_open_epochs:
+            self.probes -= 1
         name = {
             Outcome.SUCCESS: "calls_succeeded",
             Outcome.FAILURE: "calls_failed",
@@ -171,7 +176,6 @@ class BreakerModel:
             self._move(OPEN, now, "failure_rate")
 
     def _probe_outcome(self, outcome: str, now: int) -> None:
-        self.probes -= 1
         if outcome == Outcome.SUCCESS:
             self.probe_successes += 1
             if self.probe_successes >= self.spec.success_threshold:

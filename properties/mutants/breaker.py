@@ -43,6 +43,18 @@ class HalfOpenAdmitsEveryone(CircuitBreaker):
         self._config = dataclasses.replace(self._config, half_open_max_calls=10**9)
 
 
+class ForgetsEarlierProbes(CircuitBreaker):
+    """A new half-open stay forgets probes still running from the previous one, so the
+    recovering dependency sees more than half_open_max_calls probes at once."""
+
+    def _enter_locked(
+        self, state: Any, at_ns: int, reason: str, events: Any, due_ns: Any = None
+    ) -> Any:
+        if state is HALF_OPEN:
+            self._probes = 0
+        return super()._enter_locked(state, at_ns, reason, events, due_ns)
+
+
 class SuccessThresholdOffByOne(CircuitBreaker):
     """Closes one probe success too late (`>` for `>=` on the success count)."""
 
@@ -85,13 +97,11 @@ class LateOutcomesCount(CircuitBreaker):
 class IgnoredProbeKeepsSlot(CircuitBreaker):
     """An ignored/cancelled probe never frees its slot: stuck half-open (bug class 4)."""
 
-    def _decide_locked(
-        self, phase: _Phase, now: int | None, error: BaseException | None, counted: bool,
-        events: Any,
-    ) -> None:  # fmt: skip
-        if phase.state is HALF_OPEN and error is not None and not counted:
-            return
-        super()._decide_locked(phase, now, error, counted, events)
+    def _record(self, token: _Phase, error: BaseException | None, counted: bool) -> None:
+        super()._record(token, error, counted)
+        if token.state is HALF_OPEN and error is not None and not counted:
+            with self._lock:
+                self._probes += 1  # give the slot back to nobody
 
 
 class ResetKeepsFailures(CircuitBreaker):
@@ -121,6 +131,7 @@ BREAKER_MUTANTS: dict[str, type[CircuitBreaker]] = {
         RecoveryBoundaryExclusive,
         IgnoredExceptionResetsCount,
         HalfOpenAdmitsEveryone,
+        ForgetsEarlierProbes,
         SuccessThresholdOffByOne,
         RateWindowNeverEvicts,
         LateOutcomesCount,

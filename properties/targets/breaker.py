@@ -3,7 +3,8 @@ unfixed ``circuitbreaker.CircuitBreaker``, so the same ``BreakerMachine`` checks
 
 A driver runs real calls through every entry point a user has: the decorator, ``call()``, ``with``,
 ``async def`` (decorated and ``call_async``), and *held* calls that are admitted now and finish
-later (a decorated generator suspended at ``yield``, a decorated coroutine suspended on a ``Gate``).
+later (a decorated generator suspended at ``yield``, a decorated coroutine suspended on a ``Gate``,
+a ``breaker.permit()`` entered now and exited later, in any order).
 """
 
 from __future__ import annotations
@@ -169,6 +170,8 @@ class Driver:
     def start(self, form: str) -> Any:
         """Start a held call: returns its handle once admitted, or a rejection ``CallResult``."""
         try:
+            if form == "permit":
+                return self.breaker.permit().__enter__()
             if form == "generator":
                 gen = self.held_generator()
                 next(gen)
@@ -180,10 +183,16 @@ class Driver:
             return self._rejection(rejected)
 
     def finish(self, held: Held, exc: BaseException | None) -> CallResult:
+        if held.form == "permit":
+            held.handle.__exit__(type(exc) if exc else None, exc, None)
+            return CallResult("raised", exc) if exc else CallResult("returned", RESULT)
         return _finish(lambda: held.handle.send(exc))
 
     def abandon(self, held: Held) -> None:
-        held.handle.close()
+        if held.form == "permit":
+            held.handle.__exit__(GeneratorExit, GeneratorExit(), None)
+        else:
+            held.handle.close()
 
     # Observations. Missing capabilities return None and are not compared.
     def state(self) -> str:
@@ -248,7 +257,7 @@ class BreakerTarget:
     cases: st.SearchStrategy[BreakerCase]
     sync_forms: tuple[str, ...] = SYNC_FORMS
     async_forms: tuple[str, ...] = ASYNC_FORMS
-    held_forms: tuple[str, ...] = ("generator", "coroutine")
+    held_forms: tuple[str, ...] = ("generator", "coroutine", "permit")
     capabilities: frozenset[str] = frozenset(
         {"force_open", "status", "metrics", "events", "rate_policy", "half_open_limits"}
     )

@@ -45,7 +45,7 @@ from resilience.events import (
     StateChanged,
 )
 
-__all__ = ["BreakerState", "CircuitBreaker"]
+__all__ = ["BreakerState", "CircuitBreaker", "Permit"]
 
 T = TypeVar("T")
 
@@ -63,14 +63,13 @@ CLOSED, OPEN, HALF_OPEN = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.H
 
 class _Phase:
     """One stay in one state. ``due_ns``: when an OPEN phase becomes half-open (None: forced open).
-    ``probes``/``successes``: HALF_OPEN bookkeeping, mutated under the breaker's lock."""
+    ``successes``: HALF_OPEN probe successes, mutated under the breaker's lock."""
 
-    __slots__ = ("due_ns", "probes", "state", "successes")
+    __slots__ = ("due_ns", "state", "successes")
 
     def __init__(self, state: BreakerState, due_ns: int | None = None) -> None:
         self.state = state
         self.due_ns = due_ns
-        self.probes = 0
         self.successes = 0
 
 
@@ -79,8 +78,31 @@ def _count_value(counter: itertools.count[int]) -> int:
     return int(repr(counter)[6:-1])
 
 
-# Tokens of calls entered with `with breaker:`, per thread and per asyncio task.
-_held: ContextVar[tuple[tuple[CircuitBreaker, _Phase], ...]] = ContextVar("_held", default=())
+class Permit:
+    """One admission through a breaker, released by ``__exit__`` with the block's outcome."""
+
+    __slots__ = ("_token", "breaker")
+
+    def __init__(self, breaker: CircuitBreaker) -> None:
+        self.breaker = breaker
+        self._token: _Phase | None = None
+
+    def __enter__(self) -> Permit:
+        if self._token is not None:
+            raise RuntimeError("a permit admits one call: take a new one with breaker.permit()")
+        self._token = self.breaker._admit()
+        return self
+
+    def __exit__(self, _t: object, exc: BaseException | None, _tb: object) -> Literal[False]:
+        token, self._token = self._token, None
+        if token is None:
+            raise RuntimeError("this permit was not entered, or has already exited")
+        self.breaker._complete(token, exc)
+        return False
+
+
+# Permits of `with breaker:` blocks, per thread and per asyncio task.
+_held: ContextVar[tuple[Permit, ...]] = ContextVar("_held", default=())
 
 
 class CircuitBreaker(circuitbreaker.CircuitBreaker):
@@ -150,6 +172,9 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
         self._listeners = Listeners(self)
         self._policy = self._new_policy()
         self._phase = _Phase(CLOSED)
+        # Probes admitted in *any* half-open phase and not finished yet: a probe from an earlier
+        # half-open stay still loads the recovering dependency, so it still takes a slot.
+        self._probes = 0
         # Counted lock-free on the hot path: next() on itertools.count is atomic under the GIL.
         self._succeeded = itertools.count()
         self._failed = 0
@@ -210,16 +235,18 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
             phase = self._catch_up_locked(now, events)
             if phase.state is CLOSED:
                 rejected = None
-            elif phase.state is HALF_OPEN and phase.probes < self._config.half_open_max_calls:
-                phase.probes += 1
+            elif phase.state is HALF_OPEN and self._probes < self._config.half_open_max_calls:
+                self._probes += 1
                 rejected = None
             else:
                 self._rejected += 1
                 rejected = self._retry_after(phase, now)
                 if events is not None:
                     events.append(CallRejected(self._source(), now, phase.state.value, rejected))
+            if events:
+                self._listeners.enqueue(events)
         if events:
-            self._listeners.emit(events)
+            self._listeners.deliver()
         if rejected is not None:
             raise CircuitOpenError(self, state=phase.state.value, retry_after=rejected)
         return phase
@@ -238,10 +265,19 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
         self._record(token, error, counted)
 
     def _succeed(self, token: _Phase) -> None:
-        """Record a success. When it would change nothing but a counter (the current phase is the
-        caller's CLOSED phase, no failures are pending, nobody listens) no lock is taken: the
-        success linearises at the moment those three facts were read."""
-        if token is self._phase and self._policy.quiet_success and not self._listeners.active:
+        """Record a success. When it would change nothing but a counter (no failures pending, the
+        caller's CLOSED phase still current, nobody listens) no lock is taken.
+
+        Order matters: ``quiet_success`` is read *before* the phase. Phases are never reused, so
+        if the token is still current afterwards it was current all along, and the success
+        linearises at the first read, when nothing was pending. Read the other way round, a
+        trip and a reset in between could make a late success look on time."""
+        if (
+            self._policy.quiet_success
+            and token is self._phase
+            and token.state is CLOSED
+            and not self._listeners.active
+        ):
             next(self._succeeded)
         else:
             self._record(token, None, False)
@@ -256,6 +292,8 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
                 now = self._clock.monotonic_ns()
                 phase = self._catch_up_locked(now, events)
             late = token is not phase
+            if token.state is HALF_OPEN:
+                self._probes -= 1  # late or not, this probe no longer loads the dependency
             if error is None:
                 next(self._succeeded)
             elif counted:
@@ -276,8 +314,10 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
                     events.append(CallIgnored(source, now, error, late))
             if not late:
                 self._decide_locked(phase, now, error, counted, events)
+            if events:
+                self._listeners.enqueue(events)
         if events:
-            self._listeners.emit(events)
+            self._listeners.deliver()
 
     def _decide_locked(
         self,
@@ -299,7 +339,6 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
                 self._open_locked(now, self._trip_reason(), events)
         elif phase.state is HALF_OPEN:
             assert now is not None
-            phase.probes -= 1
             if error is None:
                 phase.successes += 1
                 if phase.successes >= self._config.success_threshold:
@@ -333,8 +372,10 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
             phase = self._catch_up_locked(now, events)
             if not (phase.state is OPEN and phase.due_ns is None):
                 self._enter_locked(OPEN, now, "forced", events)
+            if events:
+                self._listeners.enqueue(events)
         if events:
-            self._listeners.emit(events)
+            self._listeners.deliver()
 
     def reset(self) -> None:
         """Close the circuit and forget counted failures. Calls in flight become late."""
@@ -344,8 +385,10 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
             self._catch_up_locked(now, events)
             self._enter_locked(CLOSED, now, "reset", events)
             self._last_failure = None
+            if events:
+                self._listeners.enqueue(events)
         if events:
-            self._listeners.emit(events)
+            self._listeners.deliver()
 
     # ------------------------------------------------------------------ drivers
 
@@ -472,23 +515,38 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
             raise
         self._succeed(token)
 
+    def permit(self) -> Permit:
+        """One admission as a context manager: ``with breaker.permit(): ...``.
+
+        Each permit carries its own admission, so permits may end in any order and in any thread
+        (a block inside a generator consumed alongside another, a call handed to a worker).
+        """
+        return Permit(self)
+
     def __enter__(self) -> CircuitBreaker:
-        """``with breaker:`` honours the open check (raises ``CircuitOpenError``); no fallback."""
-        token = self._admit()
-        _held.set((*_held.get(), (self, token)))
+        """``with breaker:`` honours the open check (raises ``CircuitOpenError``); no fallback.
+
+        Each exit is paired with the latest unfinished entry of this breaker in the same thread
+        or asyncio task; for blocks that end out of order or elsewhere, use ``permit()``.
+        """
+        permit = Permit(self)
+        permit.__enter__()
+        _held.set((*_held.get(), permit))
         return self
 
     def __exit__(self, exc_type: object, exc: BaseException | None, _tb: object) -> Literal[False]:
         held = _held.get()
         for index in range(len(held) - 1, -1, -1):
-            if held[index][0] is self:
-                token = held[index][1]
+            if held[index].breaker is self:
+                permit = held[index]
                 _held.set(held[:index] + held[index + 1 :])
                 break
         else:
-            raise RuntimeError(f"{self!r}: __exit__ without a matching __enter__")
-        self._complete(token, exc)
-        return False
+            raise RuntimeError(
+                f"{self!r}: __exit__ without a matching __enter__ in this thread or task "
+                "(use `with breaker.permit():` for blocks that end elsewhere)"
+            )
+        return permit.__exit__(exc_type, exc, _tb)
 
     # ------------------------------------------------------------------ observation
 
@@ -529,10 +587,10 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
 
     @property
     def open_until(self) -> datetime:
-        remaining = self.retry_after
-        if math.isinf(remaining):
+        try:
+            return datetime.now(UTC) + timedelta(seconds=self.retry_after)
+        except OverflowError:  # forced open (inf), or further away than datetime reaches
             return datetime.max.replace(tzinfo=UTC)
-        return datetime.now(UTC) + timedelta(seconds=remaining)
 
     @property
     def failure_count(self) -> int:
@@ -568,7 +626,7 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
         """Everything an operator wants to see, as plain data."""
         with self._lock:
             phase = self._phase
-            probes = phase.probes if phase.state is HALF_OPEN else 0
+            probes = self._probes
             successes = phase.successes if phase.state is HALF_OPEN else 0
             window = self._policy.window()
         status: dict[str, Any] = {

@@ -69,6 +69,8 @@ class BreakerConfig:
                 return param, value
             return attr, _class_default(owner, attr)
 
+        # Validated whichever policy is chosen: a bad class default is a bug wherever it sits.
+        default_window = int_at_least("WINDOW_SIZE", _class_default(owner, "WINDOW_SIZE"), 1)
         rate_given = given.get("failure_rate_threshold")
         if rate_given is None:
             for param in ("window_size", "minimum_calls"):
@@ -88,7 +90,9 @@ class BreakerConfig:
                 )
             failure_threshold = None
             rate = unit_fraction("failure_rate_threshold", rate_given)
-            window_size = int_at_least(*pick("window_size", "WINDOW_SIZE"), 1)
+            window_size = default_window
+            if given.get("window_size") is not None:
+                window_size = int_at_least("window_size", given["window_size"], 1)
             if given.get("minimum_calls") is None:
                 minimum_calls = window_size
             else:
@@ -120,7 +124,7 @@ class BreakerConfig:
         clock = given.get("clock")
         if clock is None:
             clock = SystemClock()
-        elif not callable(getattr(clock, "monotonic_ns", None)):
+        elif isinstance(clock, type) or not callable(getattr(clock, "monotonic_ns", None)):
             raise ConfigError("clock", clock, "must provide monotonic_ns() (see resilience.Clock)")
 
         return cls(
@@ -164,5 +168,11 @@ def _expected_exception(field: str, spec: object) -> object:
             return classes
         raise ConfigError(field, spec, rule)
     if callable(spec) and not isinstance(spec, type):
+        try:
+            inspect.signature(spec).bind(Exception, Exception())
+        except TypeError:
+            raise ConfigError(field, spec, "a predicate must accept (exc_type, exc)") from None
+        except ValueError:
+            pass  # no introspectable signature (some builtins): trust it
         return spec
     raise ConfigError(field, spec, rule)
