@@ -119,12 +119,6 @@ class Listeners:
 
         return unsubscribe
 
-    def __bool__(self) -> bool:
-        return bool(self.active)
-
-    def __len__(self) -> int:
-        return len(self.active)
-
     def enqueue(self, events: Iterable[Event]) -> None:
         """Queue events; call this under the component's lock so the queue keeps their order."""
         self._pending.extend(events)
@@ -141,11 +135,6 @@ class Listeners:
                     self._notify(pending.popleft())
             finally:
                 self._delivering.release()
-
-    def emit(self, events: Iterable[Event]) -> None:
-        """Queue and deliver (for components without a lock of their own)."""
-        self.enqueue(events)
-        self.deliver()
 
     def _notify(self, event: Event) -> None:
         for listener in self.active:

@@ -254,7 +254,7 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
     def _complete(self, token: _Phase, error: BaseException | None) -> None:
         """Record how an admitted call ended: ``error`` None is a success."""
         counted = False
-        if error is not None and isinstance(error, Exception):
+        if isinstance(error, Exception):
             # Non-Exception BaseExceptions (cancellation, GeneratorExit, KeyboardInterrupt) are
             # never failures: they release a probe slot and change nothing else.
             try:

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import fields
 from typing import Any
 
 from resilience.breaker.breaker import BreakerState, CircuitBreaker
+from resilience.breaker.config import BreakerConfig
 from resilience.errors import ConfigError
 
 __all__ = ["BreakerRegistry"]
+
+# Not behaviour: the name is the key, and a clock (a fresh SystemClock() each time) has no equality.
+_IDENTITY_FIELDS = frozenset({"name", "clock"})
 
 
 class BreakerRegistry:
@@ -44,21 +49,12 @@ class BreakerRegistry:
         candidate = CircuitBreaker(name=name, **config)
         with self._lock:
             existing = self._breakers.setdefault(name, candidate)
-        if existing is not candidate and existing.config != candidate.config:
+        if existing is not candidate:
             differing = [
-                field
-                for field in (
-                    "failure_threshold",
-                    "recovery_timeout_ns",
-                    "half_open_max_calls",
-                    "success_threshold",
-                    "expected_exception",
-                    "failure_rate_threshold",
-                    "window_size",
-                    "minimum_calls",
-                    "fallback_function",
-                )
-                if getattr(existing.config, field) != getattr(candidate.config, field)
+                field.name
+                for field in fields(BreakerConfig)
+                if field.name not in _IDENTITY_FIELDS
+                and getattr(existing.config, field.name) != getattr(candidate.config, field.name)
             ]
             if differing:
                 raise ConfigError(

@@ -36,7 +36,7 @@ def test_stop_is_idempotent_and_restores_real_time() -> None:
     frozen.stop()
     assert not frozen.running
     assert freezegun.api.call_stack_inspection_limit == limit
-    assert time.monotonic_ns() > 10**12 or time.time() > 1e9
+    assert time.time() > 1e9  # frozen, it would read 86400 (1970-01-02)
 
 
 def test_frozen_clock_sleep_advances_time_exactly() -> None:
