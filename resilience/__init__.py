@@ -1,16 +1,30 @@
-"""resilience: circuit breaking (retry, rate limiting and pooling to come), proven by models."""
+"""resilience: circuit breaking and rate limiting (retry and pooling to come), proven by models."""
 
 from resilience.breaker import BreakerConfig, BreakerRegistry, BreakerState, CircuitBreaker
 from resilience.clock import Clock, SystemClock
-from resilience.errors import CircuitOpenError, ConfigError, ResilienceError
+from resilience.errors import CircuitOpenError, ConfigError, RateLimited, ResilienceError
 from resilience.events import (
     CallFailed,
     CallIgnored,
     CallRejected,
     CallSucceeded,
     Event,
+    KeyEvicted,
     Listeners,
+    RequestAdmitted,
+    RequestRejected,
     StateChanged,
+)
+from resilience.ratelimit import (
+    GCRA,
+    Decision,
+    FixedWindow,
+    KeyedLimiter,
+    Rate,
+    RateLimiter,
+    SlidingWindowCounter,
+    SlidingWindowLog,
+    TokenBucket,
 )
 
 __version__ = "0.1.0"
@@ -19,6 +33,7 @@ __version__ = "0.1.0"
 breakers = BreakerRegistry()
 
 __all__ = [
+    "GCRA",
     "BreakerConfig",
     "BreakerRegistry",
     "BreakerState",
@@ -30,11 +45,23 @@ __all__ = [
     "CircuitOpenError",
     "Clock",
     "ConfigError",
+    "Decision",
     "Event",
+    "FixedWindow",
+    "KeyEvicted",
+    "KeyedLimiter",
     "Listeners",
+    "Rate",
+    "RateLimited",
+    "RateLimiter",
+    "RequestAdmitted",
+    "RequestRejected",
     "ResilienceError",
+    "SlidingWindowCounter",
+    "SlidingWindowLog",
     "StateChanged",
     "SystemClock",
+    "TokenBucket",
     "__version__",
     "breakers",
 ]

@@ -6,10 +6,11 @@ Durations are measured with ``monotonic_ns()`` so accounting is exact integer ar
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Protocol, runtime_checkable
 
-__all__ = ["NS_PER_SECOND", "Clock", "SystemClock"]
+__all__ = ["NS_PER_SECOND", "Clock", "SystemClock", "sleep_async"]
 
 NS_PER_SECOND = 1_000_000_000
 
@@ -45,5 +46,18 @@ class SystemClock:
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
+    async def asleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
     def __repr__(self) -> str:
         return "SystemClock()"
+
+
+async def sleep_async(clock: Clock, seconds: float) -> None:
+    """Wait without blocking the event loop: the clock's ``asleep`` if it has one (a frozen clock
+    advances its time), else ``asyncio.sleep``."""
+    asleep = getattr(clock, "asleep", None)
+    if asleep is None:
+        await asyncio.sleep(seconds)
+    else:
+        await asleep(seconds)

@@ -7,7 +7,7 @@ from typing import Any
 
 from circuitbreaker import CircuitBreakerError
 
-__all__ = ["CircuitOpenError", "ConfigError", "ResilienceError"]
+__all__ = ["CircuitOpenError", "ConfigError", "RateLimited", "ResilienceError"]
 
 
 class ResilienceError(Exception):
@@ -60,3 +60,32 @@ class CircuitOpenError(ResilienceError, CircuitBreakerError):
 
 def _rebuild_open_error(name: str, state: str, retry_after: float) -> CircuitOpenError:
     return CircuitOpenError(name, state=state, retry_after=retry_after)
+
+
+class RateLimited(ResilienceError):
+    """A rate limiter refused a request and waiting for it would exceed the caller's timeout.
+
+    ``retry_after`` is the number of seconds after which the same request (with no other traffic)
+    would be admitted, as the limiter computed it when it gave up; ``retry_after_ns`` is the exact
+    integer it was computed from.
+    """
+
+    def __init__(
+        self, limiter: str, *, retry_after_ns: int, cost: int = 1, key: object = None
+    ) -> None:
+        self.limiter = limiter
+        self.retry_after_ns = retry_after_ns
+        self.retry_after = retry_after_ns / 1_000_000_000
+        self.cost = cost
+        self.key = key
+        where = f'"{limiter}"' if key is None else f'"{limiter}" for key {key!r}'
+        super().__init__(
+            f"rate limit {where} exceeded (cost {cost}): retry after {self.retry_after:.9g} s"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_rate_limited, (self.limiter, self.retry_after_ns, self.cost, self.key))
+
+
+def _rebuild_rate_limited(limiter: str, retry_after_ns: int, cost: int, key: object) -> RateLimited:
+    return RateLimited(limiter, retry_after_ns=retry_after_ns, cost=cost, key=key)

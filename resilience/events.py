@@ -24,8 +24,11 @@ __all__ = [
     "CallRejected",
     "CallSucceeded",
     "Event",
+    "KeyEvicted",
     "Listener",
     "Listeners",
+    "RequestAdmitted",
+    "RequestRejected",
     "StateChanged",
 ]
 
@@ -84,6 +87,33 @@ class CallIgnored(Event):
 
     error: BaseException
     late: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RequestAdmitted(Event):
+    """A rate limiter admitted a request of ``cost`` units; ``remaining`` units are left now.
+    ``key`` is the keyed limiter's key (``None`` for a plain limiter)."""
+
+    key: object
+    cost: int
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRejected(Event):
+    """A rate limiter refused a request; the same request is admitted after ``retry_after_ns``
+    (if nothing else is admitted meanwhile)."""
+
+    key: object
+    cost: int
+    retry_after_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEvicted(Event):
+    """A keyed limiter dropped the state of an idle ``key`` (indistinguishable from a fresh one)."""
+
+    key: object
 
 
 Listener = Callable[[Event], object]

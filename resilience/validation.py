@@ -14,7 +14,7 @@ from fractions import Fraction
 from resilience.clock import NS_PER_SECOND
 from resilience.errors import ConfigError
 
-__all__ = ["duration_ns", "int_at_least", "unit_fraction"]
+__all__ = ["MAX_DURATION_NS", "duration_ns", "exact_number", "int_at_least", "unit_fraction"]
 
 
 def int_at_least(field: str, value: object, minimum: int) -> int:
@@ -26,7 +26,7 @@ def int_at_least(field: str, value: object, minimum: int) -> int:
     return value
 
 
-def _exact(field: str, value: object, rule: str) -> Fraction:
+def exact_number(field: str, value: object, rule: str) -> Fraction:
     """``value`` as an exact fraction; a float is read as the decimal it prints as (0.1 is 1/10)."""
     if isinstance(value, bool):
         raise ConfigError(field, value, rule)
@@ -59,7 +59,7 @@ def duration_ns(field: str, value: object) -> int:
         whole = value.days * 86_400 + value.seconds
         seconds = whole + Fraction(value.microseconds, 10**6)
     else:
-        seconds = _exact(field, value, rule)
+        seconds = exact_number(field, value, rule)
     if seconds < 0:
         raise ConfigError(field, value, rule)
     ns = round(seconds * NS_PER_SECOND)
@@ -73,7 +73,7 @@ def duration_ns(field: str, value: object) -> int:
 def unit_fraction(field: str, value: object) -> Fraction:
     """A rate in (0, 1] as an exact ``Fraction`` (so 0.1 means exactly one in ten)."""
     rule = "must be a number in (0, 1]"
-    rate = _exact(field, value, rule)
+    rate = exact_number(field, value, rule)
     if not 0 < rate <= 1:
         raise ConfigError(field, value, rule)
     return rate
