@@ -8,8 +8,18 @@ from fractions import Fraction
 from hypothesis import strategies as st
 
 from properties.models.breaker import BreakerSpec, Outcome
+from properties.models.ratelimit import LimitSpec
 
-__all__ = ["BreakerCase", "breaker_cases", "outcomes", "time_steps_us"]
+__all__ = [
+    "PLAIN",
+    "BreakerCase",
+    "LimitCase",
+    "breaker_cases",
+    "limit_cases",
+    "limiter_keys",
+    "outcomes",
+    "time_steps_us",
+]
 
 US = 1_000  # ns per microsecond
 
@@ -91,3 +101,57 @@ def time_steps_us(*boundaries_us: int) -> st.SearchStrategy[int]:
         st.integers(min_value=0, max_value=2 * max(boundaries_us, default=0) + 10),
         st.integers(min_value=1_000_000, max_value=10**10),
     )
+
+
+@dataclass(frozen=True)
+class LimitCase:
+    """A rate limiter configuration and how it is spelled (several spellings, one meaning)."""
+
+    spec: LimitSpec
+    period_us: int  # the refill period (buckets) or the window, in microseconds
+    amount: int  # units per period (buckets); equal to spec.limit for windows
+    spelling: str  # how the rate or window is written; see targets.ratelimit.spelled
+    evict_idle: bool  # the keyed limiter evicts idle keys (or never: the same decisions)
+    listen: bool  # subscribe a listener and compare events
+
+
+# Short periods so runs see many refills and window roll-overs; long ones still reached by jumps.
+periods_us = st.one_of(
+    st.sampled_from([1, 2, 3, 10, 999, 1_000, 7_777, 250_000, 1_000_000]),
+    st.integers(min_value=1, max_value=20_000),
+)
+
+
+@st.composite
+def limit_cases(draw: st.DrawFn, algorithm: str) -> LimitCase:
+    period_us = draw(periods_us, label="period_us")
+    limit = draw(st.one_of(st.integers(1, 6), st.sampled_from([10, 50])), label="limit")
+    if algorithm in ("token_bucket", "gcra"):
+        amount = draw(st.integers(1, 7), label="amount per period")
+        spec = LimitSpec(algorithm, limit, rate=Fraction(amount, period_us * US))
+        spellings = ["rate_fraction_seconds", "rate_timedelta", "per_second_fraction"]
+        if float(Fraction(amount * 10**6, period_us)) == Fraction(amount * 10**6, period_us):
+            spellings.append("per_second_float")
+    else:
+        amount = limit
+        spec = LimitSpec(algorithm, limit, window_ns=period_us * US)
+        spellings = ["seconds_float", "seconds_fraction", "timedelta"]
+        if period_us % 1_000_000 == 0:
+            spellings.append("seconds_int")
+    return LimitCase(
+        spec=spec,
+        period_us=period_us,
+        amount=amount,
+        spelling=draw(st.sampled_from(spellings), label="spelling"),
+        evict_idle=draw(st.booleans(), label="evict_idle"),
+        listen=draw(st.booleans(), label="listen"),
+    )
+
+
+#: The plain (unkeyed) limiter, driven next to the keyed one as if it were one more key.
+PLAIN = "<plain limiter>"
+
+#: Keys a tenant might use: empty, long, unicode, non-string. Few, so keys meet again often.
+limiter_keys = st.sampled_from(
+    [PLAIN, PLAIN, "", "tenant-a", "tenant-b", "ключ-🔑", "x" * 10_000, ("tuple", 1), 7]
+)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from datetime import datetime, timedelta
@@ -115,6 +116,12 @@ class FrozenClock(SystemClock):
         if not (seconds >= 0 and math.isfinite(seconds)):
             raise ValueError(f"cannot sleep for {seconds!r} seconds")
         self.frozen.advance_us(math.ceil(Fraction(repr(seconds)) * 1_000_000))
+
+    async def asleep(self, seconds: float) -> None:
+        """The asyncio form of ``sleep``: advances frozen time, then yields to the event loop once
+        (``asyncio.sleep`` itself would wait for a real-time timer that frozen time never fires)."""
+        self.sleep(seconds)
+        await asyncio.sleep(0)
 
     def __repr__(self) -> str:
         return "FrozenClock()"

@@ -1,0 +1,251 @@
+"""Planted bugs in our rate limiters: each a subclass with one real-world slip.
+
+Every variant changes behaviour a user could observe; the rate-limit machine must catch each one
+(``properties/test_ratelimit_teeth.py``). Numbers refer to ../shared/notes/bug-classes.md.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Generator
+from typing import Any
+
+from resilience import GCRA, FixedWindow, KeyedLimiter, SlidingWindowCounter, SlidingWindowLog
+from resilience import TokenBucket as _TokenBucket
+from resilience.errors import RateLimited
+from resilience.ratelimit.decision import Decision, admit, reject
+from resilience.validation import duration_ns
+
+__all__ = ["RATELIMIT_MUTANTS"]
+
+
+class CostAboveLimitClamped(_TokenBucket):
+    """11: a cost above the capacity is silently clamped to it and admitted (limits #151)."""
+
+    def _clamp(self, cost: Any) -> Any:
+        ok = type(cost) is int and cost > self.capacity
+        return self.capacity if ok else cost
+
+    def try_acquire(self, cost: int = 1) -> Decision:
+        return super().try_acquire(self._clamp(cost))
+
+    def _check_cost(self, cost: object) -> int:
+        return super()._check_cost(self._clamp(cost))
+
+
+class RefillNotCapped(_TokenBucket):
+    """Refill not capped at capacity: a long idle spell banks an unbounded burst."""
+
+    def _decide(self, state: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        full, self._full = self._full, 10**30
+        try:
+            return super()._decide(state, now_ns, cost, commit)
+        finally:
+            self._full = full
+
+
+class BucketFloatArithmetic(_TokenBucket):
+    """14: tokens and time as floats (seconds), the way most hand-written buckets do it."""
+
+    def _new_state(self, now_ns: int) -> Any:
+        return [float(self.capacity), now_ns / 1e9]
+
+    def _decide(self, state: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        rate = float(self.refill_rate) * 1e9  # tokens per second
+        now = now_ns / 1e9
+        tokens = min(float(self.capacity), state[0] + (now - state[1]) * rate)
+        if tokens >= cost:
+            left = tokens - cost
+            decision = admit(math.floor(left))
+        else:
+            left = tokens
+            decision = reject(math.floor(tokens), math.ceil((cost - tokens) / rate * 1e9))
+        if commit:
+            state[0], state[1] = left, now
+        return decision
+
+    def _is_fresh(self, state: Any, now_ns: int) -> bool:
+        return False
+
+
+class RetryAfterRoundedDown(_TokenBucket):
+    """retry_after rounded down instead of up: waiting it out can be a nanosecond short."""
+
+    def _decide(self, state: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        level = self._level(state, now_ns)
+        decision = super()._decide(state, now_ns, cost, commit)
+        if decision.admitted:
+            return decision
+        return reject(decision.remaining, (cost * self._p - level) // self._n)
+
+
+class AcquireDeadlineInclusive(_TokenBucket):
+    """`>=` instead of `>`: acquire gives up when admission would come exactly at the deadline."""
+
+    def _waits(self, key: object, cost: int, timeout: object) -> Generator[int, None, Decision]:
+        cost = self._check_cost(cost)
+        timeout_ns = None if timeout is None else duration_ns("timeout", timeout)
+        deadline = None if timeout_ns is None else self._now() + timeout_ns
+        while True:
+            before = self._now()
+            decision = self._take(key, cost)
+            if decision.admitted:
+                return decision
+            wait = decision.retry_after_ns
+            if deadline is not None and before + wait >= deadline:
+                raise RateLimited(self._name, retry_after_ns=wait, cost=cost, key=key)
+            yield wait
+
+
+class GcraToleranceExclusive(GCRA):
+    """`<` instead of `<=`: the last unit of every burst is refused."""
+
+    def _decide(self, state: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        tolerance, self._tolerance = self._tolerance, self._tolerance - 1
+        try:
+            return super()._decide(state, now_ns, cost, commit)
+        finally:
+            self._tolerance = tolerance
+
+
+class RejectionsCountInFixedWindow(FixedWindow):
+    """Rejected requests are counted in the window (INCR before the check), so a client that
+    keeps retrying locks itself out for the whole window."""
+
+    def _decide(self, state: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        decision = super()._decide(state, now_ns, cost, commit)
+        if commit and not decision.admitted:
+            index = now_ns // self.window_ns
+            if state.index != index:
+                state.index, state.count = index, 0
+            state.count = min(self.limit, state.count + cost)
+        return decision
+
+
+class _OriginWindow:
+    __slots__ = ("count", "index", "origin")
+
+    def __init__(self) -> None:
+        self.index, self.count, self.origin = -1, 0, None
+
+
+class FixedWindowFromFirstRequest(FixedWindow):
+    """Windows aligned to a key's first request instead of the clock's zero: evicting an idle
+    key shifts its windows."""
+
+    def _new_state(self, now_ns: int) -> Any:
+        return _OriginWindow()
+
+    def _decide(self, state: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        origin = state.origin if state.origin is not None else now_ns % self.window_ns
+        if commit:
+            state.origin = origin
+        return super()._decide(state, now_ns - origin, cost, commit)
+
+    def _is_fresh(self, state: Any, now_ns: int) -> bool:
+        origin = state.origin if state.origin is not None else 0
+        return super()._is_fresh(state, now_ns - origin)
+
+
+class LogBoundaryInclusive(SlidingWindowLog):
+    """13: an entry still counts at exactly e + W (`<` where `<=` belongs when ageing out)."""
+
+    def _age(self, log: Any, now_ns: int) -> None:
+        horizon = now_ns - self.window_ns
+        if log.head < len(log.times) and log.times[log.head] < horizon:
+            head = bisect_left(log.times, horizon, log.head)
+            log.aged = log.totals[head - 1]
+            log.head = head
+
+
+class LogRetryFromNewest(SlidingWindowLog):
+    """12: retry_after computed from the newest entry instead of the oldest (limits #200)."""
+
+    def _decide(self, log: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        decision = super()._decide(log, now_ns, cost, commit)
+        if decision.admitted:
+            return decision
+        return reject(decision.remaining, log.times[-1] + self.window_ns - now_ns)
+
+
+class LogCheckConsumes(SlidingWindowLog):
+    """13: ``check`` records the request it was only asked about (test() and hit() confused)."""
+
+    def _decide(self, log: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        return super()._decide(log, now_ns, cost, True)
+
+
+class CounterWeightInverted(SlidingWindowCounter):
+    """The previous window weighted by elapsed / W instead of (W - elapsed) / W."""
+
+    def _decide(self, counts: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        w = self.window_ns
+        index, elapsed = divmod(now_ns, w)
+        return super()._decide(counts, index * w + (w - 1 - elapsed), cost, commit)
+
+
+class CounterFloatTime(SlidingWindowCounter):
+    """14: the weight computed from float seconds, as limits does (time.time() floats)."""
+
+    def _decide(self, counts: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        w = self.window_ns
+        index = now_ns // w
+        previous, current = self._rolled(counts, index)
+        window_s = w / 1e9
+        elapsed_s = now_ns / 1e9 - index * window_s
+        estimate = previous * (window_s - elapsed_s) / window_s + current
+        if estimate + cost <= self.limit:
+            if commit:
+                counts.index, counts.previous, counts.current = index, previous, current + cost
+            return admit(math.floor(self.limit - estimate - cost))
+        exact = super()._decide(counts, now_ns, cost, False)
+        return reject(math.floor(self.limit - estimate), exact.retry_after_ns)
+
+
+class EvictsThrottledKey(KeyedLimiter[Any]):
+    """The least recently used key is evicted whether or not it is fresh (an LRU cache used as
+    the store): a throttled tenant gets a fresh budget."""
+
+    def _evict_some_locked(self, now: int) -> None:
+        if len(self._states) > 1:
+            oldest = next(iter(self._states))
+            self._evict_locked(oldest, now)
+
+
+class KeysTruncated(KeyedLimiter[Any]):
+    """String keys cut to 7 characters (a fixed-width key column): "tenant-a" and "tenant-b"
+    share one budget."""
+
+    @staticmethod
+    def _cut(key: object) -> object:
+        return key[:7] if isinstance(key, str) else key
+
+    def _take(self, key: object, cost: int) -> Decision:
+        return super()._take(self._cut(key), cost)
+
+    def check(self, key: object, cost: int = 1) -> Decision:
+        return super().check(self._cut(key), cost)
+
+
+#: name -> (algorithm, the variant class: an algorithm subclass or a KeyedLimiter subclass)
+RATELIMIT_MUTANTS: dict[str, tuple[str, type[Any]]] = {
+    cls.__name__: (algorithm, cls)
+    for algorithm, cls in [
+        ("token_bucket", CostAboveLimitClamped),
+        ("token_bucket", RefillNotCapped),
+        ("token_bucket", BucketFloatArithmetic),
+        ("token_bucket", RetryAfterRoundedDown),
+        ("token_bucket", AcquireDeadlineInclusive),
+        ("gcra", GcraToleranceExclusive),
+        ("fixed_window", RejectionsCountInFixedWindow),
+        ("fixed_window", FixedWindowFromFirstRequest),
+        ("sliding_log", LogBoundaryInclusive),
+        ("sliding_log", LogRetryFromNewest),
+        ("sliding_log", LogCheckConsumes),
+        ("sliding_counter", CounterWeightInverted),
+        ("sliding_counter", CounterFloatTime),
+        ("token_bucket", EvictsThrottledKey),
+        ("sliding_log", KeysTruncated),
+    ]
+}

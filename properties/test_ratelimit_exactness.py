@@ -1,0 +1,134 @@
+"""Two properties the machine cannot state at frozen time's microsecond resolution, checked on the
+decision cores with explicit nanosecond instants (each limiter's ``_decide(state, now, cost,
+commit)`` is the whole algorithm; the public methods only lock, count and read the clock):
+
+* GCRA and TokenBucket with matching parameters make identical decisions on any sequence;
+* ``retry_after_ns`` is honest to the nanosecond: with no other traffic, the same request is
+  admitted after exactly ``retry_after_ns`` and refused one nanosecond earlier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from resilience import (
+    GCRA,
+    FixedWindow,
+    Rate,
+    SlidingWindowCounter,
+    SlidingWindowLog,
+    TokenBucket,
+)
+
+START = 86_400 * 10**9  # any instant; the one the machines freeze at
+
+rates = st.builds(
+    Rate,
+    st.integers(1, 9),
+    st.fractions(min_value=Fraction(1, 10**9), max_value=2, max_denominator=10**9),
+)
+#: (gap before the request in ns, its cost as a share of the limit)
+traffic = st.lists(
+    st.tuples(st.one_of(st.just(0), st.integers(0, 5_000), st.integers(0, 10**10)),
+              st.integers(1, 6)),
+    max_size=40,
+)  # fmt: skip
+
+
+CLASSES: dict[str, type[Any]] = {
+    "token_bucket": TokenBucket,
+    "gcra": GCRA,
+    "fixed_window": FixedWindow,
+    "sliding_log": SlidingWindowLog,
+    "sliding_counter": SlidingWindowCounter,
+}
+
+
+def _limiter(cls: type[Any], algorithm: str, limit: int, rate: Rate, window_ns: int) -> Any:
+    if algorithm == "token_bucket":
+        return cls(limit, rate)
+    if algorithm == "gcra":
+        return cls(rate, limit)
+    return cls(limit, Fraction(window_ns, 10**9))
+
+
+def _cost(share: int, limit: int) -> int:
+    return 1 + (share - 1) * (limit - 1) // 5  # share 1..6 -> cost 1..limit
+
+
+def gcra_matches_bucket(
+    bucket_class: type[Any] = TokenBucket, gcra_class: type[Any] = GCRA
+) -> Callable[[], None]:
+    """The differential property, for the given classes (planted variants in the teeth tests)."""
+
+    @given(limit=st.integers(1, 6), rate=rates, traffic=traffic)
+    def check(limit: int, rate: Rate, traffic: list[tuple[int, int]]) -> None:
+        bucket, gcra = bucket_class(limit, rate), gcra_class(rate, limit)
+        bucket_state, gcra_state = bucket._new_state(START), gcra._new_state(START)
+        now = START
+        for gap, share in traffic:
+            now += gap
+            cost = _cost(share, limit)
+            decided = gcra._decide(gcra_state, now, cost, True)
+            expected = bucket._decide(bucket_state, now, cost, True)
+            assert decided == expected, f"at {now - START} ns, cost {cost}: {decided} != {expected}"
+            assert gcra._is_fresh(gcra_state, now) == bucket._is_fresh(bucket_state, now)
+
+    return check
+
+
+def retry_after_exact(classes: dict[str, type[Any]] = CLASSES) -> Callable[[], None]:
+    """The nanosecond honesty property, for the given classes."""
+
+    @given(
+        algorithm=st.sampled_from(sorted(classes)),
+        limit=st.integers(1, 6),
+        rate=rates,
+        window_ns=st.one_of(st.integers(1, 50), st.integers(1, 10**10)),
+        traffic=traffic,
+        share=st.integers(1, 6),
+    )
+    def check(
+        algorithm: str,
+        limit: int,
+        rate: Rate,
+        window_ns: int,
+        traffic: list[tuple[int, int]],
+        share: int,
+    ) -> None:
+        limiter = _limiter(classes[algorithm], algorithm, limit, rate, window_ns)
+        state = limiter._new_state(START)
+        now = START
+        for gap, request_share in traffic:
+            now += gap
+            limiter._decide(state, now, _cost(request_share, limit), True)
+        cost = _cost(share, limit)
+        decision = limiter._decide(state, now, cost, False)
+        if decision.admitted:
+            assert decision.retry_after_ns == 0
+            return
+        wait = decision.retry_after_ns
+        assert wait > 0
+        assert not limiter._decide(state, now + wait - 1, cost, False).admitted, (
+            f"admitted {wait - 1} ns after a rejection that said wait {wait} ns"
+        )
+        assert limiter._decide(state, now + wait, cost, False).admitted, (
+            f"still rejected {wait} ns after a rejection that said wait {wait} ns"
+        )
+
+    return check
+
+
+def test_gcra_decides_exactly_as_the_token_bucket() -> None:
+    """Same capacity/burst and rate, same requests at the same instants: the same decisions."""
+    gcra_matches_bucket()()
+
+
+def test_retry_after_is_exact_to_the_nanosecond() -> None:
+    """After any traffic, a rejected request fits after exactly retry_after_ns, not 1 ns sooner."""
+    retry_after_exact()()
