@@ -6,7 +6,7 @@ spend another's budget. Any hashable key works.
 
 Eviction. A key whose state decides everything exactly as a fresh key would (a full bucket, an
 empty window) carries no information, so dropping it is unobservable. Keys are kept in order of
-last admission; after each decision the limiter looks at the two least recently used keys and
+last decision; after each decision the limiter looks at the two least recently used keys and
 drops them if they are fresh. Every algorithm becomes fresh a bounded time D after its last
 admission (refill time, one or two windows), so the key at the front is always fresh within D:
 memory is bounded by the keys admitted during the last D (plus a small lag), however many distinct
@@ -167,7 +167,7 @@ class KeyedLimiter(Admission, Generic[State]):
                 state = template._new_state(now)
             status: dict[str, Any] = {
                 "key": key,
-                "remaining": template._decide(state, now, 1, False)[1],
+                "remaining": template._free_now(state, now),
             }
             status.update(template._describe(state, now))
         return status

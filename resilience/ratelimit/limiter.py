@@ -202,6 +202,11 @@ class RateLimiter(Admission, Generic[State]):
     def _describe(self, state: State, now_ns: int) -> dict[str, Any]:
         """The algorithm's state as plain data, for ``status()``."""
 
+    def _free_now(self, state: State, now_ns: int) -> int:
+        """Whole units free now (a unit request's decision, before taking it)."""
+        decision = self._decide(state, now_ns, 1, False)
+        return decision[1] + 1 if decision[0] else decision[1]
+
     @abstractmethod
     def _config(self) -> dict[str, Any]:
         """The configuration as plain data, for ``status()`` and ``repr``."""
@@ -261,7 +266,7 @@ class RateLimiter(Admission, Generic[State]):
             now = self._now()
             status: dict[str, Any] = {"name": self._name, "algorithm": self.algorithm}
             status.update(self._config())
-            status["remaining"] = self._decide(self._state, now, 1, False)[1]
+            status["remaining"] = self._free_now(self._state, now)
             status.update(self._describe(self._state, now))
             status.update(self._metrics_locked())
         return status

@@ -28,7 +28,8 @@ class Rate:
     per: int | Fraction | float | timedelta = 1
 
     def __str__(self) -> str:
-        return f"{self.amount} per {self.per} s"
+        per = self.per.total_seconds() if isinstance(self.per, timedelta) else self.per
+        return f"{self.amount} per {per} s"
 
 
 def units_per_ns(field: str, value: object) -> Fraction:
