@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resilience.ratelimit.decision import Decision, admit, reject
+from resilience.ratelimit.decision import ADMITTED, CACHED, Decision, admit, reject
 from resilience.ratelimit.limiter import RateLimiter
 from resilience.ratelimit.rate import positive_duration_ns
 from resilience.validation import int_at_least
@@ -48,7 +48,8 @@ class FixedWindow(RateLimiter[_Window]):
             if commit:
                 state.index = index
                 state.count = used + cost
-            return admit(self.limit - used - cost)
+            remaining = self.limit - used - cost
+            return ADMITTED[remaining] if remaining < CACHED else admit(remaining)
         # The next window starts empty and cost <= limit: it admits at its first nanosecond.
         return reject(self.limit - used, (index + 1) * self.window_ns - now_ns)
 

@@ -46,20 +46,22 @@ class GCRA(RateLimiter[_Arrival]):
         return _Arrival(0)
 
     def _decide(self, state: _Arrival, now_ns: int, cost: int, commit: bool) -> Decision:
+        # Work with the backlog ``tat - now`` (small) rather than the instants themselves (large
+        # integers, slower in CPython): only the first and last lines touch an instant.
         n = self._n
-        p = self._p
         now = now_ns * n
-        start = state.tat
-        if start < now:
-            start = now
-        tat = start + cost * p
+        backlog = state.tat - now
+        if backlog < 0:
+            backlog = 0  # idle: the bucket is full
+        need = cost * self._p
         tolerance = self._tolerance
-        if tat - now <= tolerance:
+        if backlog + need <= tolerance:
+            backlog += need
             if commit:
-                state.tat = tat
-            remaining = (tolerance - tat + now) // p
+                state.tat = now + backlog
+            remaining = (tolerance - backlog) // self._p
             return ADMITTED[remaining] if remaining < CACHED else admit(remaining)
-        return reject((tolerance - start + now) // p, -((now + tolerance - tat) // n))
+        return reject((tolerance - backlog) // self._p, -((tolerance - backlog - need) // n))
 
     def _is_fresh(self, state: _Arrival, now_ns: int) -> bool:
         return state.tat <= now_ns * self._n

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resilience.ratelimit.decision import Decision, admit, reject
+from resilience.ratelimit.decision import ADMITTED, CACHED, Decision, admit, reject
 from resilience.ratelimit.limiter import RateLimiter
 from resilience.ratelimit.rate import positive_duration_ns
 from resilience.validation import int_at_least
@@ -63,7 +63,8 @@ class SlidingWindowCounter(RateLimiter[_Counts]):
         if load + cost * w <= capacity:
             if commit:
                 counts.index, counts.previous, counts.current = index, previous, current + cost
-            return admit((capacity - load) // w - cost)
+            remaining = (capacity - load) // w - cost
+            return ADMITTED[remaining] if remaining < CACHED else admit(remaining)
         return reject((capacity - load) // w, self._wait(previous, current, elapsed, cost))
 
     def _wait(self, previous: int, current: int, elapsed: int, cost: int) -> int:

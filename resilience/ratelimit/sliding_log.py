@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any
 
-from resilience.ratelimit.decision import Decision, admit, reject
+from resilience.ratelimit.decision import ADMITTED, CACHED, Decision, admit, reject
 from resilience.ratelimit.limiter import RateLimiter
 from resilience.ratelimit.rate import positive_duration_ns
 from resilience.validation import int_at_least
@@ -78,7 +78,8 @@ class SlidingWindowLog(RateLimiter[_Log]):
                 else:
                     log.times.append(now_ns)
                     log.totals.append(total)
-            return admit(self.limit - live - cost)
+            remaining = self.limit - live - cost
+            return ADMITTED[remaining] if remaining < CACHED else admit(remaining)
         # The oldest entries must age out until `excess` units have gone: the first entry whose
         # running total reaches aged + excess is the last one that has to go.
         excess = live + cost - self.limit
