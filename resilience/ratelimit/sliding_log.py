@@ -56,7 +56,10 @@ class SlidingWindowLog(RateLimiter[_Log]):
         horizon = now_ns - self.window_ns
         times, head = log.times, log.head
         if head < len(times) and times[head] <= horizon:
-            head = bisect_left(times, horizon + 1, head)
+            # Usually one entry ages out per decision: step over it; search only for more.
+            head += 1
+            if head < len(times) and times[head] <= horizon:
+                head = bisect_left(times, horizon + 1, head)
             log.aged = log.totals[head - 1]
             log.head = head
             if head >= _COMPACT_AT and 2 * head >= len(times):
