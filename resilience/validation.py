@@ -14,7 +14,14 @@ from fractions import Fraction
 from resilience.clock import NS_PER_SECOND
 from resilience.errors import ConfigError
 
-__all__ = ["MAX_DURATION_NS", "duration_ns", "exact_number", "int_at_least", "unit_fraction"]
+__all__ = [
+    "MAX_DURATION_NS",
+    "duration_ns",
+    "exact_number",
+    "exact_seconds",
+    "int_at_least",
+    "unit_fraction",
+]
 
 
 def int_at_least(field: str, value: object, minimum: int) -> int:
@@ -48,12 +55,9 @@ def exact_number(field: str, value: object, rule: str) -> Fraction:
 MAX_DURATION_NS = 10**18
 
 
-def duration_ns(field: str, value: object) -> int:
-    """A duration in seconds (number or ``timedelta``), 0 to ~31.7 years, as integer nanoseconds.
-
-    Sub-nanosecond remainders are rounded to the nearest nanosecond; a positive duration that
-    would round to 0 is an error rather than a silent "no wait at all".
-    """
+def exact_seconds(field: str, value: object) -> Fraction:
+    """A duration in seconds (number or ``timedelta``), >= 0 and at most ``MAX_DURATION_NS``,
+    as an exact fraction of seconds (not rounded to a nanosecond)."""
     rule = "must be a finite number of seconds >= 0 (or a timedelta)"
     if isinstance(value, timedelta):
         whole = value.days * 86_400 + value.seconds
@@ -62,9 +66,19 @@ def duration_ns(field: str, value: object) -> int:
         seconds = exact_number(field, value, rule)
     if seconds < 0:
         raise ConfigError(field, value, rule)
-    ns = round(seconds * NS_PER_SECOND)
-    if ns > MAX_DURATION_NS:
+    if seconds * NS_PER_SECOND > MAX_DURATION_NS:
         raise ConfigError(field, value, f"must be at most {MAX_DURATION_NS // NS_PER_SECOND} s")
+    return seconds
+
+
+def duration_ns(field: str, value: object) -> int:
+    """A duration in seconds (number or ``timedelta``), 0 to ~31.7 years, as integer nanoseconds.
+
+    Sub-nanosecond remainders are rounded to the nearest nanosecond; a positive duration that
+    would round to 0 is an error rather than a silent "no wait at all".
+    """
+    seconds = exact_seconds(field, value)
+    ns = round(seconds * NS_PER_SECOND)
     if ns == 0 and seconds > 0:
         raise ConfigError(field, value, "must be 0 or at least one nanosecond")
     return ns

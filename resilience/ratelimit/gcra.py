@@ -43,7 +43,7 @@ class GCRA(RateLimiter[_Arrival]):
         super().__init__(max_cost=self.burst, name=name, clock=clock)
 
     def _new_state(self, now_ns: int) -> _Arrival:
-        return _Arrival(0)
+        return _Arrival(now_ns * self._n)  # full now, whatever the clock's zero
 
     def _decide(self, state: _Arrival, now_ns: int, cost: int, commit: bool) -> Decision:
         # Work with the backlog ``tat - now`` (small) rather than the instants themselves (large

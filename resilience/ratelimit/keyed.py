@@ -41,7 +41,12 @@ class KeyedLimiter(Admission, Generic[State]):
     ) -> None:
         if not callable(factory):
             raise ConfigError("factory", factory, "must be a callable returning a rate limiter")
-        template = factory()
+        try:
+            template = factory()
+        except TypeError as error:  # e.g. KeyedLimiter(TokenBucket): the class needs arguments
+            raise ConfigError(
+                "factory", factory, f"must be callable with no arguments ({error})"
+            ) from error
         if not isinstance(template, RateLimiter):
             raise ConfigError(
                 "factory", factory, f"must return a rate limiter, returned {template!r}"
@@ -60,7 +65,7 @@ class KeyedLimiter(Admission, Generic[State]):
 
     def try_acquire(self, key: object, cost: int = 1) -> Decision:
         """Admit ``cost`` units for ``key`` now or refuse; never blocks."""
-        return self._take(key, self._check_cost(cost))
+        return self._take(key, self._check_cost(cost))[0]
 
     def check(self, key: object, cost: int = 1) -> Decision:
         """What ``try_acquire(key, cost)`` would decide now, without taking or counting."""
@@ -102,7 +107,7 @@ class KeyedLimiter(Admission, Generic[State]):
 
     # ---------------------------------------------------------------- internals
 
-    def _take(self, key: object, cost: int) -> Decision:
+    def _take(self, key: object, cost: int) -> tuple[Decision, int]:
         template = self.template
         states = self._states
         try:
@@ -118,7 +123,7 @@ class KeyedLimiter(Admission, Generic[State]):
                 self._count(key, cost, decision, now)
                 if self.evict_idle:
                     self._evict_some_locked(now)
-            return decision
+            return decision, now
         finally:
             self._deliver()
 

@@ -74,8 +74,9 @@ class Admission(ABC):
         self._rejected_cost = 0
 
     @abstractmethod
-    def _take(self, key: object, cost: int) -> Decision:
-        """Decide and commit one request for ``key`` (cost already checked)."""
+    def _take(self, key: object, cost: int) -> tuple[Decision, int]:
+        """Decide and commit one request for ``key`` (cost already checked); returns the
+        decision and the clock reading it was made at."""
 
     def _cost_error(self, cost: object) -> ValueError:
         return ValueError(
@@ -114,12 +115,13 @@ class Admission(ABC):
         timeout_ns = None if timeout is None else duration_ns("timeout", timeout)
         deadline = None if timeout_ns is None else self._now() + timeout_ns
         while True:
-            before = self._now()
-            decision = self._take(key, cost)
+            decision, decided_at = self._take(key, cost)
             if decision[0]:
                 return decision
             wait = decision[3]
-            if deadline is not None and before + wait > deadline:
+            # Admission would come at decided_at + wait (measured from the decision's own clock
+            # reading, so time lost to the lock or preemption is not forgotten).
+            if deadline is not None and decided_at + wait > deadline:
                 raise RateLimited(self._name, retry_after_ns=wait, cost=cost, key=key)
             yield wait
 
@@ -250,13 +252,13 @@ class RateLimiter(Admission, Generic[State]):
         """``acquire`` for asyncio: sleeps with the clock's ``asleep`` (``asyncio.sleep``)."""
         return await self._wait_async(None, cost, timeout)
 
-    def _take(self, key: object, cost: int) -> Decision:
+    def _take(self, key: object, cost: int) -> tuple[Decision, int]:
         try:
             with self._lock:
                 now = self._now()
                 decision = self._decide(self._state, now, cost, True)
                 self._count(key, cost, decision, now)
-            return decision
+            return decision, now
         finally:
             self._deliver()
 

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from resilience.clock import NS_PER_SECOND
 from resilience.errors import ConfigError
-from resilience.validation import MAX_DURATION_NS, duration_ns, exact_number
+from resilience.validation import MAX_DURATION_NS, duration_ns, exact_number, exact_seconds
 
 __all__ = ["Rate", "positive_duration_ns", "units_per_ns"]
 
@@ -41,8 +41,10 @@ def units_per_ns(field: str, value: object) -> Fraction:
         amount = exact_number(f"{field}.amount", value.amount, "must be a positive number")
         if amount <= 0:
             raise ConfigError(f"{field}.amount", value.amount, "must be a positive number")
-        per = positive_duration_ns(f"{field}.per", value.per)
-        rate = amount / per
+        per = exact_seconds(f"{field}.per", value.per)  # exact: never rounded to a ns
+        if per == 0:
+            raise ConfigError(f"{field}.per", value.per, "must be a positive duration")
+        rate = amount / (per * NS_PER_SECOND)
     else:
         rule = "must be a positive number of units per second, or a Rate(amount, per=seconds)"
         per_second = exact_number(field, value, rule)

@@ -22,8 +22,6 @@ from resilience.validation import int_at_least
 
 __all__ = ["SlidingWindowLog"]
 
-_COMPACT_AT = 64  # skipped entries before compaction is considered
-
 
 class _Log:
     __slots__ = ("aged", "head", "times", "totals")
@@ -40,6 +38,8 @@ class SlidingWindowLog(RateLimiter[_Log]):
     entry per admission instant (at most ``limit`` live entries)."""
 
     algorithm = "sliding_log"
+    #: Aged-out entries tolerated before compaction is considered (tests lower it to reach it).
+    _compact_at = 64
 
     def __init__(
         self, limit: int, window: object, *, name: str | None = None, clock: object = None
@@ -62,7 +62,7 @@ class SlidingWindowLog(RateLimiter[_Log]):
                 head = bisect_left(times, horizon + 1, head)
             log.aged = log.totals[head - 1]
             log.head = head
-            if head >= _COMPACT_AT and 2 * head >= len(times):
+            if head >= self._compact_at and 2 * head >= len(times):
                 del times[:head]
                 del log.totals[:head]
                 log.head = 0
