@@ -113,6 +113,7 @@ class LimitCase:
     spelling: str  # how the rate or window is written; see targets.ratelimit.spelled
     evict_idle: bool  # the keyed limiter evicts idle keys (or never: the same decisions)
     listen: bool  # subscribe a listener and compare events
+    compact_at: int | None = None  # sliding log: compact after this many aged entries (not 64)
 
 
 # Short periods so runs see many refills and window roll-overs; long ones still reached by jumps.
@@ -129,7 +130,9 @@ def limit_cases(draw: st.DrawFn, algorithm: str) -> LimitCase:
     if algorithm in ("token_bucket", "gcra"):
         amount = draw(st.integers(1, 7), label="amount per period")
         spec = LimitSpec(algorithm, limit, rate=Fraction(amount, period_us * US))
-        spellings = ["rate_fraction_seconds", "rate_timedelta", "per_second_fraction"]
+        # "rate_thirds": the same rate over a third of the period, often not a whole ns.
+        spellings = ["rate_fraction_seconds", "rate_timedelta", "per_second_fraction",
+                     "rate_thirds"]  # fmt: skip
         if float(Fraction(amount * 10**6, period_us)) == Fraction(amount * 10**6, period_us):
             spellings.append("per_second_float")
     else:
@@ -145,6 +148,8 @@ def limit_cases(draw: st.DrawFn, algorithm: str) -> LimitCase:
         spelling=draw(st.sampled_from(spellings), label="spelling"),
         evict_idle=draw(st.booleans(), label="evict_idle"),
         listen=draw(st.booleans(), label="listen"),
+        # Runs rarely age 64 entries out of one log: lower the threshold so compaction happens.
+        compact_at=draw(st.sampled_from([None, 1, 2, 3])) if algorithm == "sliding_log" else None,
     )
 
 

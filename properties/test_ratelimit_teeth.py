@@ -11,13 +11,22 @@ from properties.machines.ratelimit import rate_limit_machine
 from properties.mutants.ratelimit import (
     RATELIMIT_MUTANTS,
     BucketFloatArithmetic,
+    CounterFloatTime,
+    DeadlineOnlyFirstLoop,
+    DeadlineResetEachLoop,
     GcraToleranceExclusive,
     LogBoundaryInclusive,
     LogRetryFromNewest,
     RetryAfterRoundedDown,
 )
 from properties.targets.ratelimit import limiter_target
-from properties.test_ratelimit_exactness import CLASSES, gcra_matches_bucket, retry_after_exact
+from properties.test_ratelimit_exactness import (
+    CLASSES,
+    cores_match_models,
+    gcra_matches_bucket,
+    retry_after_exact,
+)
+from properties.test_ratelimit_waiting import deadline_kept
 from resilience import KeyedLimiter
 
 pytestmark = pytest.mark.teeth
@@ -67,3 +76,18 @@ def test_differential_catches_planted_bug(variant: type) -> None:
 def test_nanosecond_honesty_catches_planted_bug(algorithm: str, variant: type) -> None:
     """The nanosecond retry_after property fails against a limiter whose retry_after lies."""
     assert _fails(retry_after_exact({algorithm: variant}))
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "variant"),
+    [("token_bucket", BucketFloatArithmetic), ("sliding_counter", CounterFloatTime)],
+)
+def test_model_agreement_at_any_instant_catches_float_time(algorithm: str, variant: type) -> None:
+    """The core-vs-model property, at any instant, catches float time arithmetic."""
+    assert _fails(cores_match_models({algorithm: variant}))
+
+
+@pytest.mark.parametrize("variant", [DeadlineResetEachLoop, DeadlineOnlyFirstLoop])
+def test_deadline_property_catches_planted_bug(variant: type) -> None:
+    """A waiter that forgets its deadline after the first sleep is caught under competition."""
+    assert _fails(deadline_kept(variant))

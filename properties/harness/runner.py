@@ -3,6 +3,8 @@ against a planted bug (where the machine must fail)."""
 
 from __future__ import annotations
 
+import os
+import traceback
 from collections.abc import Callable
 
 from hypothesis import Phase, settings
@@ -33,8 +35,9 @@ def run_machine(
         )
 
 
-def expect_caught(machine: Callable[[], RuleBasedStateMachine]) -> AssertionError:
-    """Run ``machine`` (pointed at a planted bug) and return the assertion that caught it.
+def expect_caught(machine: Callable[[], RuleBasedStateMachine]) -> Exception:
+    """Run ``machine`` (pointed at a planted bug) and return the failure that caught it: an
+    assertion, or a crash inside the library or the planted variant.
 
     Deterministic in every profile (derandomized, no database, no shrinking: only detection
     matters), with at least the ``ci`` profile's budget, so "caught" means caught every time.
@@ -57,4 +60,14 @@ def expect_caught(machine: Callable[[], RuleBasedStateMachine]) -> AssertionErro
         )
     except AssertionError as caught:
         return caught
+    except Exception as crashed:
+        # The implementation under test crashed: caught too, but only if the crash comes from the
+        # library or a planted variant, never from a slip in the machine itself.
+        frames = traceback.extract_tb(crashed.__traceback__)
+        if frames and any(part in frames[-1].filename for part in _TARGET_CODE):
+            return crashed
+        raise
     raise AssertionError(f"the machine passed {budget} examples: the planted bug went unnoticed")
+
+
+_TARGET_CODE = (f"{os.sep}resilience{os.sep}", f"{os.sep}mutants{os.sep}")

@@ -15,6 +15,7 @@ Counters and events are compared too. ``rate_limit_machine(target)`` makes the m
 from __future__ import annotations
 
 from datetime import timedelta
+from fractions import Fraction
 from typing import Any, ClassVar
 
 from hypothesis import strategies as st
@@ -22,11 +23,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 import resilience
 from properties.harness.coverage import CoverageTracker
-from properties.harness.frozen import NS_PER_US, FrozenClock, FrozenTime
+from properties.harness.frozen import NS_PER_US, FrozenTime
 from properties.models.ratelimit import LimitModel, Verdict, model_for
 from properties.models.ratelimit_bounds import violation
 from properties.strategies import PLAIN, LimitCase, limiter_keys, time_steps_us
-from properties.targets.ratelimit import LimiterDriver, LimiterTarget, Outcome
+from properties.targets.ratelimit import GuardedClock, LimiterDriver, LimiterTarget, Outcome
 
 __all__ = ["RateLimitMachine", "limit_coverage", "rate_limit_machine"]
 
@@ -42,7 +43,8 @@ def limit_coverage(algorithm: str) -> frozenset[str]:
             "admitted at exactly the limit's cost",
             "rejected",
             refill,
-            "key evicted",
+            "key evicted after a decision",
+            "key evicted by sweep()",
             "retry_after then admitted",
             "one ns before retry_after: still rejected",
             "acquire waited then admitted",
@@ -77,6 +79,7 @@ class RateLimitMachine(RuleBasedStateMachine):
         self.last_rejection: tuple[object, int, int, int] | None = None  # key, cost, at, wait
         self.evicted = 0  # evictions seen so far
         self.swept = 0  # of which by sweep()
+        self.keyed_used: set[object] = set()  # keys the keyed limiter has decided for
         # Last: nothing after the freeze starts can fail and leak it (teardown stops it).
         self.frozen = FrozenTime().start()
 
@@ -148,6 +151,8 @@ class RateLimitMachine(RuleBasedStateMachine):
         now = at
         which = "plain" if key == PLAIN else "keyed"
         source_key = None if key == PLAIN else key
+        if key != PLAIN:
+            self.keyed_used.add(key)
         metrics = self.expected_metrics[which]
         if verdict.admitted:
             metrics["admitted"] += 1
@@ -178,7 +183,7 @@ class RateLimitMachine(RuleBasedStateMachine):
     @initialize(data=st.data())
     def build(self, data: st.DataObject) -> None:
         self.case = data.draw(self.target.cases, label="case")
-        self.driver = self.target.build(self.case, FrozenClock(self.frozen))
+        self.driver = self.target.build(self.case, GuardedClock(self.frozen))
         if self.case.listen:
             self.driver.subscribe()
 
@@ -207,34 +212,39 @@ class RateLimitMachine(RuleBasedStateMachine):
         data=st.data(),
         key=limiter_keys,
         asynchronous=st.booleans(),
-        timeout=st.sampled_from(["none", "zero", "random", "wait", "wait - 1us"]),
-        spell=st.sampled_from(["seconds", "timedelta"]),
+        timeout=st.sampled_from(["none", "zero", "random", "wait", "wait - 1ns"]),
+        spell=st.sampled_from(["seconds", "timedelta", "fraction"]),
     )
     def blocking(
         self, data: st.DataObject, key: object, asynchronous: bool, timeout: str, spell: str
     ) -> None:
         """``acquire`` (or ``acquire_async``) with a timeout: the driver sleeps through the frozen
         clock until admitted, or raises ``RateLimited`` at once when that would take too long.
-        Timeouts are biased to the first wait itself (rounded up or down to a microsecond)."""
+        Timeouts are biased to the first wait itself, to the nanosecond."""
         cost = data.draw(self._costs(), label="cost")
         first_wait = self.model(key).decide(self.frozen.now_ns(), cost, False).retry_after_ns
-        timeout_us = {
+        timeout_ns = {
             "none": None,
             "zero": 0,
-            "random": data.draw(st.integers(0, 2_000_000), label="timeout_us"),
-            "wait": _ceil_us(first_wait),
-            "wait - 1us": max(0, _ceil_us(first_wait) - 1),
+            "random": data.draw(st.integers(0, 2_000_000), label="timeout_us") * NS_PER_US,
+            "wait": first_wait,
+            "wait - 1ns": max(0, first_wait - 1),
         }[timeout]
-        self._blocking(key, cost, asynchronous, timeout_us, spell)
+        self._blocking(key, cost, asynchronous, timeout_ns, spell)
 
     def _blocking(
-        self, key: object, cost: int, asynchronous: bool, timeout_us: int | None, spell: str
+        self, key: object, cost: int, asynchronous: bool, timeout_ns: int | None, spell: str
     ) -> None:
         timeout: object = None
-        if timeout_us is not None:
-            timeout = timeout_us / 10**6 if spell == "seconds" else _timedelta_us(timeout_us)
+        if timeout_ns is not None:
+            if timeout_ns % NS_PER_US or spell == "fraction":
+                timeout = Fraction(timeout_ns, 10**9)  # exact to the nanosecond
+            elif spell == "seconds":
+                timeout = timeout_ns / 10**9
+            else:
+                timeout = timedelta(microseconds=timeout_ns // NS_PER_US)
         start = self.frozen.now_ns()
-        expected = self._expect_blocking(key, cost, timeout_us)
+        expected = self._expect_blocking(key, cost, timeout_ns)
         run = self.driver.acquire_async if asynchronous else self.driver.acquire
         outcome = run(key, cost, timeout)
         assert (outcome.raised, outcome.admitted) == (expected[0], not expected[0]), (
@@ -245,6 +255,9 @@ class RateLimitMachine(RuleBasedStateMachine):
         assert waited == sum(_ceil_us(w) * NS_PER_US for w in expected[1]), (
             f"acquire slept {waited} ns; the model's waits were {expected[1]} (rounded up to us)"
         )
+        assert outcome.remaining == expected[3], (
+            f"acquire returned remaining={outcome.remaining}, model {expected[3]}"
+        )
         if outcome.raised:
             assert outcome.retry_after_ns == expected[2], (
                 f"RateLimited.retry_after_ns {outcome.retry_after_ns}, model {expected[2]}"
@@ -254,22 +267,23 @@ class RateLimitMachine(RuleBasedStateMachine):
             self.reach(f"{'acquire_async' if asynchronous else 'acquire'} waited then admitted")
 
     def _expect_blocking(
-        self, key: object, cost: int, timeout_us: int | None
-    ) -> tuple[bool, list[int], int]:
+        self, key: object, cost: int, timeout_ns: int | None
+    ) -> tuple[bool, list[int], int, int | None]:
         """The driver's plan, walked on the model at the instants the implementation will reach
         (frozen time cannot rewind, so the model goes first, with explicit instants). Returns
-        (raises ``RateLimited``, the waits slept, the last ``retry_after_ns``)."""
+        (raises ``RateLimited``, the waits slept, the last ``retry_after_ns``, the admission's
+        ``remaining`` or None)."""
         now = self.frozen.now_ns()
-        deadline = None if timeout_us is None else now + timeout_us * NS_PER_US
+        deadline = None if timeout_ns is None else now + timeout_ns
         waits: list[int] = []
         while True:
             verdict = self._decide(key, cost, at=now)
             self._account(key, cost, verdict, at=now)
             if verdict.admitted:
-                return False, waits, 0
+                return False, waits, 0, verdict.remaining
             wait = verdict.retry_after_ns
             if deadline is not None and now + wait > deadline:
-                return True, waits, wait
+                return True, waits, wait, None
             waits.append(wait)
             now += _ceil_us(wait) * NS_PER_US  # what FrozenClock.sleep does
 
@@ -346,6 +360,16 @@ class RateLimitMachine(RuleBasedStateMachine):
         swept = self.driver.sweep()
         assert self.driver.metrics("keyed")["evicted"] == before + swept
         self.swept += swept
+        self.evicted += swept  # the invariant after this step labels only automatic evictions
+        if swept:
+            self.reach("key evicted by sweep()")
+        # Every key still throttled is held; every key as good as fresh is gone.
+        now = self.frozen.now_ns()
+        throttled = [key for key in self.keyed_used
+                     if not self.model(key).decide(now, self.limit, False).admitted]  # fmt: skip
+        assert self.driver.keys() == len(throttled), (
+            f"after sweep() {self.driver.keys()} keys held; throttled per the model: {throttled}"
+        )
 
     # ---------------------------------------------------------------- invariants
 
@@ -368,9 +392,8 @@ class RateLimitMachine(RuleBasedStateMachine):
             counters = {name: metrics[name] for name in self.expected_metrics[which]}
             assert counters == self.expected_metrics[which], f"{which} metrics: {metrics}"
         keyed = self.driver.metrics("keyed")
-        assert keyed["keys"] == self.driver.keys()
         if keyed["evicted"] > self.evicted:
-            self.reach("key evicted")
+            self.reach("key evicted after a decision")  # sweep() counts its own in self.swept
             self.evicted = keyed["evicted"]
         if not self.case.evict_idle:
             assert self.evicted == self.swept, "evict_idle=False, yet a key went without sweep()"
@@ -385,10 +408,6 @@ class RateLimitMachine(RuleBasedStateMachine):
         assert decisions == self.expected_events["keyed"]
         evicted = [e for e in keyed if isinstance(e, resilience.KeyEvicted)]
         assert len(evicted) == self.driver.metrics("keyed")["evicted"]
-
-
-def _timedelta_us(us: int) -> timedelta:
-    return timedelta(microseconds=us)
 
 
 def rate_limit_machine(

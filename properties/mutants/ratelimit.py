@@ -88,13 +88,48 @@ class AcquireDeadlineInclusive(_TokenBucket):
         timeout_ns = None if timeout is None else duration_ns("timeout", timeout)
         deadline = None if timeout_ns is None else self._now() + timeout_ns
         while True:
-            before = self._now()
-            decision = self._take(key, cost)
+            decision, decided_at = self._take(key, cost)
             if decision.admitted:
                 return decision
             wait = decision.retry_after_ns
-            if deadline is not None and before + wait >= deadline:
+            if deadline is not None and decided_at + wait >= deadline:
                 raise RateLimited(self._name, retry_after_ns=wait, cost=cost, key=key)
+            yield wait
+
+
+class DeadlineResetEachLoop(_TokenBucket):
+    """The timeout restarts after every sleep, so a waiter that keeps losing the race to other
+    callers waits past its deadline."""
+
+    def _waits(self, key: object, cost: int, timeout: object) -> Generator[int, None, Decision]:
+        cost = self._check_cost(cost)
+        timeout_ns = None if timeout is None else duration_ns("timeout", timeout)
+        while True:
+            decision, _ = self._take(key, cost)
+            if decision.admitted:
+                return decision
+            wait = decision.retry_after_ns
+            if timeout_ns is not None and wait > timeout_ns:
+                raise RateLimited(self._name, retry_after_ns=wait, cost=cost, key=key)
+            yield wait
+
+
+class DeadlineOnlyFirstLoop(_TokenBucket):
+    """The deadline is checked before the first sleep only: after that, the waiter waits on."""
+
+    def _waits(self, key: object, cost: int, timeout: object) -> Generator[int, None, Decision]:
+        cost = self._check_cost(cost)
+        timeout_ns = None if timeout is None else duration_ns("timeout", timeout)
+        deadline = None if timeout_ns is None else self._now() + timeout_ns
+        first = True
+        while True:
+            decision, decided_at = self._take(key, cost)
+            if decision.admitted:
+                return decision
+            wait = decision.retry_after_ns
+            if first and deadline is not None and decided_at + wait > deadline:
+                raise RateLimited(self._name, retry_after_ns=wait, cost=cost, key=key)
+            first = False
             yield wait
 
 
@@ -169,6 +204,22 @@ class LogRetryFromNewest(SlidingWindowLog):
         return reject(decision.remaining, log.times[-1] + self.window_ns - now_ns)
 
 
+class LogCompactionKeepsTotals(SlidingWindowLog):
+    """Compaction trims the instants but not the running totals (two lists kept in step by
+    hand, one forgotten)."""
+
+    def _age(self, log: Any, now_ns: int) -> None:
+        horizon = now_ns - self.window_ns
+        times, head = log.times, log.head
+        if head < len(times) and times[head] <= horizon:
+            head = bisect_left(times, horizon + 1, head)
+            log.aged = log.totals[head - 1]
+            log.head = head
+            if head >= self._compact_at and 2 * head >= len(times):
+                del times[:head]
+                log.head = 0
+
+
 class LogCheckConsumes(SlidingWindowLog):
     """13: ``check`` records the request it was only asked about (test() and hit() confused)."""
 
@@ -221,7 +272,7 @@ class KeysTruncated(KeyedLimiter[Any]):
     def _cut(key: object) -> object:
         return key[:7] if isinstance(key, str) else key
 
-    def _take(self, key: object, cost: int) -> Decision:
+    def _take(self, key: object, cost: int) -> tuple[Decision, int]:
         return super()._take(self._cut(key), cost)
 
     def check(self, key: object, cost: int = 1) -> Decision:
@@ -243,6 +294,7 @@ RATELIMIT_MUTANTS: dict[str, tuple[str, type[Any]]] = {
         ("sliding_log", LogBoundaryInclusive),
         ("sliding_log", LogRetryFromNewest),
         ("sliding_log", LogCheckConsumes),
+        ("sliding_log", LogCompactionKeepsTotals),
         ("sliding_counter", CounterWeightInverted),
         ("sliding_counter", CounterFloatTime),
         ("token_bucket", EvictsThrottledKey),

@@ -38,6 +38,9 @@ def spelled(case: LimitCase) -> object:
     return {
         "rate_fraction_seconds": lambda: resilience.Rate(case.amount, per=Fraction(us, 10**6)),
         "rate_timedelta": lambda: resilience.Rate(case.amount, per=timedelta(microseconds=us)),
+        "rate_thirds": lambda: resilience.Rate(
+            Fraction(case.amount, 3), per=Fraction(us, 3 * 10**6)
+        ),
         "per_second_fraction": lambda: Fraction(case.amount * 10**6, us),
         "per_second_float": lambda: float(Fraction(case.amount * 10**6, us)),
         "seconds_float": lambda: us / 10**6,
@@ -49,11 +52,34 @@ def spelled(case: LimitCase) -> object:
 
 def construct(cls: type[Any], case: LimitCase, clock: FrozenClock, name: str) -> Any:
     spec = case.spec
-    if spec.algorithm == "token_bucket":
-        return cls(spec.limit, spelled(case), name=name, clock=clock)
     if spec.algorithm == "gcra":
-        return cls(spelled(case), spec.limit, name=name, clock=clock)
-    return cls(spec.limit, spelled(case), name=name, clock=clock)
+        limiter = cls(spelled(case), spec.limit, name=name, clock=clock)
+    else:
+        limiter = cls(spec.limit, spelled(case), name=name, clock=clock)
+    if case.compact_at is not None:
+        limiter._compact_at = case.compact_at
+    return limiter
+
+
+class GuardedClock(FrozenClock):
+    """Frozen time that fails a blocking acquire which keeps sleeping without being admitted (a
+    spin: e.g. a ``retry_after`` of 0 that is not honest loops forever)."""
+
+    __slots__ = ("sleeps_left",)
+    SLEEPS_PER_ACQUIRE = 100
+
+    def __init__(self, frozen: Any) -> None:
+        super().__init__(frozen)
+        self.sleeps_left = self.SLEEPS_PER_ACQUIRE
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps_left -= 1
+        if self.sleeps_left < 0:
+            raise AssertionError(
+                f"acquire slept {self.SLEEPS_PER_ACQUIRE} times without being admitted "
+                f"(last sleep {seconds!r} s): it spins"
+            )
+        super().sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -101,6 +127,9 @@ class LimiterDriver:
         return self._blocking(lambda: run(self._call(key, "acquire_async", cost, timeout)))
 
     def _blocking(self, run: Callable[[], Any]) -> Outcome:
+        clock = self.plain._clock
+        if isinstance(clock, GuardedClock):
+            clock.sleeps_left = GuardedClock.SLEEPS_PER_ACQUIRE
         try:
             return _outcome(run())
         except resilience.RateLimited as limited:
