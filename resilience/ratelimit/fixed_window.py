@@ -10,9 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from resilience.ratelimit.decision import ADMITTED, CACHED, Decision, admit, reject
-from resilience.ratelimit.limiter import RateLimiter
-from resilience.ratelimit.rate import positive_duration_ns
-from resilience.validation import int_at_least
+from resilience.ratelimit.window import WindowLimiter
 
 __all__ = ["FixedWindow"]
 
@@ -25,18 +23,11 @@ class _Window:
         self.count = count
 
 
-class FixedWindow(RateLimiter[_Window]):
+class FixedWindow(WindowLimiter[_Window]):
     """``limit`` units per aligned ``window``. Simple and cheap; a burst of up to ``2 * limit``
     can straddle a window boundary."""
 
     algorithm = "fixed_window"
-
-    def __init__(
-        self, limit: int, window: object, *, name: str | None = None, clock: object = None
-    ) -> None:
-        self.limit = int_at_least("limit", limit, 1)
-        self.window_ns = positive_duration_ns("window", window)
-        super().__init__(max_cost=self.limit, name=name, clock=clock)
 
     def _new_state(self, now_ns: int) -> _Window:
         return _Window(-1, 0)
@@ -62,6 +53,3 @@ class FixedWindow(RateLimiter[_Window]):
             "used": state.count if state.index == index else 0,
             "window_resets_in_ns": (index + 1) * self.window_ns - now_ns,
         }
-
-    def _config(self) -> dict[str, Any]:
-        return {"limit": self.limit, "window_s": self.window_ns / 10**9}

@@ -14,9 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from resilience.ratelimit.decision import ADMITTED, CACHED, Decision, admit, reject
-from resilience.ratelimit.limiter import RateLimiter
-from resilience.ratelimit.rate import positive_duration_ns
-from resilience.validation import int_at_least
+from resilience.ratelimit.window import WindowLimiter
 
 __all__ = ["SlidingWindowCounter"]
 
@@ -30,17 +28,10 @@ class _Counts:
         self.current = 0  # cost admitted in window index
 
 
-class SlidingWindowCounter(RateLimiter[_Counts]):
+class SlidingWindowCounter(WindowLimiter[_Counts]):
     """``limit`` units per rolling ``window``, estimated from two aligned windows."""
 
     algorithm = "sliding_counter"
-
-    def __init__(
-        self, limit: int, window: object, *, name: str | None = None, clock: object = None
-    ) -> None:
-        self.limit = int_at_least("limit", limit, 1)
-        self.window_ns = positive_duration_ns("window", window)
-        super().__init__(max_cost=self.limit, name=name, clock=clock)
 
     def _new_state(self, now_ns: int) -> _Counts:
         return _Counts()
@@ -92,6 +83,3 @@ class SlidingWindowCounter(RateLimiter[_Counts]):
             self.window_ns
         )
         return {"previous": previous, "current": current, "estimate": estimate}
-
-    def _config(self) -> dict[str, Any]:
-        return {"limit": self.limit, "window_s": self.window_ns / 10**9}

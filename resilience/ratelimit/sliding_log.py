@@ -16,9 +16,7 @@ from bisect import bisect_left
 from typing import Any
 
 from resilience.ratelimit.decision import ADMITTED, CACHED, Decision, admit, reject
-from resilience.ratelimit.limiter import RateLimiter
-from resilience.ratelimit.rate import positive_duration_ns
-from resilience.validation import int_at_least
+from resilience.ratelimit.window import WindowLimiter
 
 __all__ = ["SlidingWindowLog"]
 
@@ -33,20 +31,13 @@ class _Log:
         self.aged = 0  # total cost of the aged-out entries
 
 
-class SlidingWindowLog(RateLimiter[_Log]):
+class SlidingWindowLog(WindowLimiter[_Log]):
     """``limit`` units in every rolling ``window``: the exact guarantee, at the price of one log
     entry per admission instant (at most ``limit`` live entries)."""
 
     algorithm = "sliding_log"
     #: Aged-out entries tolerated before compaction is considered (tests lower it to reach it).
     _compact_at = 64
-
-    def __init__(
-        self, limit: int, window: object, *, name: str | None = None, clock: object = None
-    ) -> None:
-        self.limit = int_at_least("limit", limit, 1)
-        self.window_ns = positive_duration_ns("window", window)
-        super().__init__(max_cost=self.limit, name=name, clock=clock)
 
     def _new_state(self, now_ns: int) -> _Log:
         return _Log()
@@ -95,6 +86,3 @@ class SlidingWindowLog(RateLimiter[_Log]):
     def _describe(self, log: _Log, now_ns: int) -> dict[str, Any]:
         self._age(log, now_ns)
         return {"used": self._live(log), "entries": len(log.times) - log.head}
-
-    def _config(self) -> dict[str, Any]:
-        return {"limit": self.limit, "window_s": self.window_ns / 10**9}
