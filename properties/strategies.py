@@ -11,6 +11,7 @@ from properties.models.breaker import BreakerSpec, Outcome
 from properties.models.ratelimit import LimitSpec
 
 __all__ = [
+    "LIMITER_KEYS",
     "PLAIN",
     "BreakerCase",
     "LimitCase",
@@ -157,6 +158,8 @@ def limit_cases(draw: st.DrawFn, algorithm: str) -> LimitCase:
 PLAIN = "<plain limiter>"
 
 #: Keys a tenant might use: empty, long, unicode, non-string. Few, so keys meet again often.
-limiter_keys = st.sampled_from(
-    [PLAIN, PLAIN, "", "tenant-a", "tenant-b", "ключ-🔑", "x" * 10_000, ("tuple", 1), 7]
-)
+#: PLAIN twice: the plain limiter gets as much traffic as two keys.
+LIMITER_KEYS: tuple[object, ...] = (
+    PLAIN, PLAIN, "", "tenant-a", "tenant-b", "ключ-🔑", "x" * 10_000, ("tuple", 1), 7
+)  # fmt: skip
+limiter_keys = st.sampled_from(LIMITER_KEYS)

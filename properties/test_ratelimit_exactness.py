@@ -1,15 +1,18 @@
-"""Two properties the machine cannot state at frozen time's microsecond resolution, checked on the
-decision cores with explicit nanosecond instants (each limiter's ``_decide(state, now, cost,
-commit)`` is the whole algorithm; the public methods only lock, count and read the clock):
+"""Properties the machine cannot state at frozen time's microsecond resolution or near its one
+start instant, checked on the decision cores with explicit nanosecond instants (each limiter's
+``_decide(state, now, cost, commit)`` is the whole algorithm; the public methods only lock, count
+and read the clock):
 
 * GCRA and TokenBucket with matching parameters make identical decisions on any sequence;
 * ``retry_after_ns`` is honest to the nanosecond: with no other traffic, the same request is
-  admitted after exactly ``retry_after_ns`` and refused one nanosecond earlier.
+  admitted after exactly ``retry_after_ns`` and refused one nanosecond earlier;
+* every core agrees with its model wherever the clock's zero is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -69,6 +72,44 @@ def _cost(share: int, limit: int) -> int:
     return 1 + (share - 1) * (limit - 1) // 5  # share 1..6 -> cost 1..limit
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """One limiter configuration and a request sequence: (instant, cost) pairs from ``start``."""
+
+    algorithm: str
+    limit: int
+    rate: Rate
+    window_ns: int
+    start: int
+    requests: list[tuple[int, int]]
+
+    def limiter(self, classes: dict[str, type[Any]]) -> Any:
+        return _limiter(classes[self.algorithm], self.algorithm, self.limit, self.rate,
+                        self.window_ns)  # fmt: skip
+
+    def spec(self) -> LimitSpec:
+        rate = units_per_ns("rate", self.rate)
+        return LimitSpec(self.algorithm, self.limit, rate=rate, window_ns=self.window_ns)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn, algorithms: list[str], max_limit: int) -> Scenario:
+    limit = draw(st.integers(1, max_limit), label="limit")
+    start = draw(starts, label="start")
+    now, requests = start, []
+    for gap, share in draw(traffic, label="traffic"):
+        now += gap
+        requests.append((now, _cost(share, limit)))
+    return Scenario(
+        algorithm=draw(st.sampled_from(algorithms), label="algorithm"),
+        limit=limit,
+        rate=draw(rates, label="rate"),
+        window_ns=draw(st.one_of(st.integers(1, 50), st.integers(1, 10**10)), label="window_ns"),
+        start=start,
+        requests=requests,
+    )
+
+
 def gcra_matches_bucket(
     bucket_class: type[Any] = TokenBucket, gcra_class: type[Any] = GCRA
 ) -> Callable[[], None]:
@@ -93,31 +134,14 @@ def gcra_matches_bucket(
 def retry_after_exact(classes: dict[str, type[Any]] = CLASSES) -> Callable[[], None]:
     """The nanosecond honesty property, for the given classes."""
 
-    @given(
-        algorithm=st.sampled_from(sorted(classes)),
-        limit=st.integers(1, 6),
-        rate=rates,
-        window_ns=st.one_of(st.integers(1, 50), st.integers(1, 10**10)),
-        traffic=traffic,
-        share=st.integers(1, 6),
-        start=starts,
-    )
-    def check(
-        algorithm: str,
-        limit: int,
-        rate: Rate,
-        window_ns: int,
-        traffic: list[tuple[int, int]],
-        share: int,
-        start: int,
-    ) -> None:
-        limiter = _limiter(classes[algorithm], algorithm, limit, rate, window_ns)
-        state = limiter._new_state(start)
-        now = start
-        for gap, request_share in traffic:
-            now += gap
-            limiter._decide(state, now, _cost(request_share, limit), True)
-        cost = _cost(share, limit)
+    @given(scenario=scenarios(sorted(classes), max_limit=6), share=st.integers(1, 6))
+    def check(scenario: Scenario, share: int) -> None:
+        limiter = scenario.limiter(classes)
+        state = limiter._new_state(scenario.start)
+        now = scenario.start
+        for now, cost in scenario.requests:
+            limiter._decide(state, now, cost, True)
+        cost = _cost(share, scenario.limit)
         decision = limiter._decide(state, now, cost, False)
         if decision.admitted:
             assert decision.retry_after_ns == 0
@@ -138,30 +162,12 @@ def cores_match_models(classes: dict[str, type[Any]] = CLASSES) -> Callable[[], 
     """Each decision core against its model, at any instant (the machines only see instants near
     the frozen start, where float seconds happen to be exact enough to hide float slips)."""
 
-    @given(
-        algorithm=st.sampled_from(sorted(classes)),
-        limit=st.integers(1, 10),
-        rate=rates,
-        window_ns=st.one_of(st.integers(1, 50), st.integers(1, 10**10)),
-        traffic=traffic,
-        start=starts,
-    )
-    def check(
-        algorithm: str,
-        limit: int,
-        rate: Rate,
-        window_ns: int,
-        traffic: list[tuple[int, int]],
-        start: int,
-    ) -> None:
-        limiter = _limiter(classes[algorithm], algorithm, limit, rate, window_ns)
-        state = limiter._new_state(start)
-        spec = LimitSpec(algorithm, limit, rate=units_per_ns("rate", rate), window_ns=window_ns)
-        model = model_for(spec)
-        now = start
-        for gap, share in traffic:
-            now += gap
-            cost = 1 + (share - 1) * (limit - 1) // 5
+    @given(scenario=scenarios(sorted(classes), max_limit=10))
+    def check(scenario: Scenario) -> None:
+        limiter = scenario.limiter(classes)
+        state = limiter._new_state(scenario.start)
+        model = model_for(scenario.spec())
+        for now, cost in scenario.requests:
             decided = limiter._decide(state, now, cost, True)
             expected = model.decide(now, cost, True)
             assert (decided.admitted, decided.remaining, decided.retry_after_ns) == expected, (

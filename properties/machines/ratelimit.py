@@ -26,12 +26,18 @@ from properties.harness.coverage import CoverageTracker
 from properties.harness.frozen import NS_PER_US, FrozenTime
 from properties.models.ratelimit import LimitModel, Verdict, model_for
 from properties.models.ratelimit_bounds import violation
-from properties.strategies import PLAIN, LimitCase, limiter_keys, time_steps_us
+from properties.strategies import (
+    LIMITER_KEYS,
+    PLAIN,
+    LimitCase,
+    limiter_keys,
+    time_steps_us,
+)
 from properties.targets.ratelimit import GuardedClock, LimiterDriver, LimiterTarget, Outcome
 
 __all__ = ["RateLimitMachine", "limit_coverage", "rate_limit_machine"]
 
-ALL_KEYS: tuple[object, ...] = tuple(dict.fromkeys(limiter_keys.elements))  # type: ignore[attr-defined]
+ALL_KEYS: tuple[object, ...] = tuple(dict.fromkeys(LIMITER_KEYS))
 
 
 def limit_coverage(algorithm: str) -> frozenset[str]:
@@ -128,9 +134,8 @@ class RateLimitMachine(RuleBasedStateMachine):
         if spec.window_ns is not None:
             if history[-1][0] // spec.window_ns < now // spec.window_ns:
                 self.reach("window rolled over")
-        elif model.decide(now, self.limit, False).admitted and (
-            not model.decide(history[-1][0], self.limit, False).admitted
-        ):
+        elif model.decide(now, self.limit, False).admitted:
+            # Below full right after every admission, so full now means refilled to full.
             self.reach("refilled to full")
 
     def _record(self, key: object, cost: int, verdict: Verdict, outcome: Outcome) -> None:
