@@ -1,10 +1,15 @@
-"""GCRA, the generic cell rate algorithm: the token bucket kept as one number.
+"""GCRA, the generic cell rate algorithm: the token bucket kept as a theoretical arrival time.
 
-Instead of a level, the state is the theoretical arrival time ``tat``: when the bucket would be full
+Instead of a level, GCRA tracks the theoretical arrival time ``tat``: when the bucket would be full
 again. With the rate reduced to ``n`` units every ``p`` ns, time is kept in units of ``1/n`` ns, so
 one unit's emission interval is exactly ``p`` and the burst tolerance is ``burst * p``. A request
 of ``cost`` is admitted iff ``max(tat, now) + cost * p - now <= burst * p``: exactly the token
 bucket's rule with capacity ``burst``, so both make identical decisions (a property checks it).
+
+``tat`` is stored as the instant of the last admission plus the backlog ``tat - instant`` then
+(``tat = at_ns * n + backlog``). The rule only ever needs ``tat - now``, the backlog, which is
+small; storing it directly keeps the per-call arithmetic on small integers (CPython's large-int
+operations allocate) with one subtraction of instants per call, as in the token bucket.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ __all__ = ["GCRA"]
 
 
 class _Arrival:
-    __slots__ = ("tat",)
+    __slots__ = ("at_ns", "backlog")
 
-    def __init__(self, tat: int) -> None:
-        self.tat = tat  # in units of 1/n ns
+    def __init__(self, at_ns: int, backlog: int) -> None:
+        self.at_ns = at_ns  # the instant of the last admission, ns
+        self.backlog = backlog  # tat - at_ns then, in units of 1/n ns; never negative
 
 
 class GCRA(RateLimiter[_Arrival]):
@@ -43,32 +49,33 @@ class GCRA(RateLimiter[_Arrival]):
         super().__init__(max_cost=self.burst, name=name, clock=clock)
 
     def _new_state(self, now_ns: int) -> _Arrival:
-        return _Arrival(now_ns * self._n)  # full now, whatever the clock's zero
+        return _Arrival(now_ns, 0)  # full now, whatever the clock's zero
+
+    def _backlog(self, state: _Arrival, now_ns: int) -> int:
+        """``max(tat - now, 0)`` in units of 1/n ns: how far the bucket is from full."""
+        backlog = state.backlog - (now_ns - state.at_ns) * self._n
+        return backlog if backlog > 0 else 0
 
     def _decide(self, state: _Arrival, now_ns: int, cost: int, commit: bool) -> Decision:
-        # Work with the backlog ``tat - now`` (small) rather than the instants themselves (large
-        # integers, slower in CPython): only the first and last lines touch an instant.
-        n = self._n
-        now = now_ns * n
-        backlog = state.tat - now
+        backlog = state.backlog - (now_ns - state.at_ns) * self._n
         if backlog < 0:
             backlog = 0  # idle: the bucket is full
-        need = cost * self._p
-        tolerance = self._tolerance
-        if backlog + need <= tolerance:
-            backlog += need
+        p = self._p
+        need = cost * p
+        free = self._tolerance - backlog
+        if need <= free:
             if commit:
-                state.tat = now + backlog
-            remaining = (tolerance - backlog) // self._p
+                state.backlog = backlog + need
+                state.at_ns = now_ns
+            remaining = (free - need) // p
             return ADMITTED[remaining] if remaining < CACHED else admit(remaining)
-        return reject((tolerance - backlog) // self._p, -((tolerance - backlog - need) // n))
+        return reject(free // p, -((free - need) // self._n))
 
     def _is_fresh(self, state: _Arrival, now_ns: int) -> bool:
-        return state.tat <= now_ns * self._n
+        return self._backlog(state, now_ns) == 0
 
     def _describe(self, state: _Arrival, now_ns: int) -> dict[str, Any]:
-        now = now_ns * self._n
-        return {"full_in_ns": -((now - max(state.tat, now)) // self._n)}
+        return {"full_in_ns": -(-self._backlog(state, now_ns) // self._n)}
 
     def _config(self) -> dict[str, Any]:
         return {"rate_per_s": float(self.rate * 10**9), "burst": self.burst}
