@@ -7,9 +7,11 @@ them with ``python -m pip install -e ".[bench]"``; a missing peer is reported an
 
 Part 1 times ``try_acquire()`` (or the peer's equivalent) with every limiter configured so that
 every call is admitted: buckets of a realistic capacity (1000) refilled far faster than they are
-drained, windows with limits far above the calls made. Each figure is the best of R runs of N
-calls (the minimum is the least disturbed measurement); ratios, not absolute times, are what carry
-between machines. Targets: TokenBucket and GCRA <= 20x a bare call.
+drained, windows with limits far above the calls made. Each figure is the best of R rounds of N
+calls (the minimum is the least disturbed measurement); every round times every row, the bare call
+included, so drift during the run cannot favour one row. Ratios, not absolute times, are what
+carry between machines; the bare call varies from process to process (24-26 ns typically, once
+43 ns), so compare ratios across several runs. Targets: TokenBucket and GCRA <= 20x a bare call.
 
 Part 2 times one admitted hit on a sliding log holding 0 to 400k live entries in its window
 (ours must stay flat: amortised O(1)), with a freshly pre-filled limiter for each run of H hits.
@@ -180,20 +182,26 @@ def admitted_or_exit(
         sys.exit(f"{name}: a call was rejected; the benchmark measures admissions only")
 
 
-def time_row(row: Row, number: int, repeat: int) -> float:
-    """Seconds per call, best of ``repeat`` runs."""
-    if row.fresh_calls:
-        number = min(number, row.fresh_calls)
-        best = float("inf")
-        for _ in range(repeat):
-            fn, rejections = row.make()
-            best = min(best, timeit.timeit(fn, number=number))
-            admitted_or_exit(row.name, fn, rejections)
-        return best / number
-    fn, rejections = row.make()
-    best = min(timeit.repeat(fn, number=number, repeat=repeat))
-    admitted_or_exit(row.name, fn, rejections)
-    return best / number
+def time_rows(rows: list[Row], number: int, repeat: int) -> dict[str, float]:
+    """Seconds per call for every row, best of ``repeat`` rounds. Each round times every row once,
+    the bare call included, so a drift in the machine's speed during the run moves all of them
+    alike instead of skewing the ratios of the rows timed early or late."""
+    built = {row.name: row.make() for row in rows if not row.fresh_calls}
+    best = dict.fromkeys((row.name for row in rows), float("inf"))
+    for _ in range(repeat):
+        for row in rows:
+            if row.fresh_calls:
+                fn, rejections = row.make()
+                calls = min(number, row.fresh_calls)
+                best[row.name] = min(best[row.name], timeit.timeit(fn, number=calls) / calls)
+                admitted_or_exit(row.name, fn, rejections)
+            else:
+                fn = built[row.name][0]
+                best[row.name] = min(best[row.name], timeit.timeit(fn, number=number) / number)
+    for row in rows:
+        if not row.fresh_calls:
+            admitted_or_exit(row.name, *built[row.name])
+    return best
 
 
 # ---------------------------------------------------------------- part 2: sliding log scaling
@@ -291,14 +299,17 @@ def time_log(build: Build, size: int, hits: int, repeat: int, cycles: bool) -> f
 
 
 def part1(number: int, repeat: int) -> None:
-    timings = {row.name: time_row(row, number, repeat) for row in candidates()}
+    timings = time_rows(candidates(), number, repeat)
     bare = timings["bare call f()"]
     floor = timings[FLOOR]
     print(
         f"# admitted try_acquire() cost, {platform.python_implementation()} "
         f"{platform.python_version()}"
     )
-    print(f"# best of {repeat} x {number} calls; bare call = {bare * 1e9:.1f} ns\n")
+    print(
+        f"# best of {repeat} interleaved rounds of {number} calls per row; "
+        f"bare call = {bare * 1e9:.1f} ns\n"
+    )
     title = "limiter (all calls admitted)"
     print(f"| {title:50} | {'ns/call':>8} | {'x bare':>7} | {'x floor':>7} |")
     print(f"|{'-' * 52}|{'-' * 10}|{'-' * 9}|{'-' * 9}|")
