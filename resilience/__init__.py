@@ -1,20 +1,38 @@
-"""resilience: circuit breaking and rate limiting (retry and pooling to come), proven by models."""
+"""resilience: circuit breaking, rate limiting and resource pooling (retry to come), proven by
+models."""
 
 from resilience.breaker import BreakerConfig, BreakerRegistry, BreakerState, CircuitBreaker
 from resilience.clock import Clock, SystemClock
-from resilience.errors import CircuitOpenError, ConfigError, RateLimited, ResilienceError
+from resilience.errors import (
+    CircuitOpenError,
+    ConfigError,
+    PoolClosed,
+    PoolError,
+    PoolTimeout,
+    RateLimited,
+    ResilienceError,
+)
 from resilience.events import (
     CallFailed,
     CallIgnored,
     CallRejected,
     CallSucceeded,
+    CheckoutTimedOut,
+    CreateFailed,
+    DestroyFailed,
     Event,
     KeyEvicted,
+    LeaseLeaked,
     Listeners,
     RequestAdmitted,
     RequestRejected,
+    ResourceCheckedIn,
+    ResourceCheckedOut,
+    ResourceCreated,
+    ResourceDestroyed,
     StateChanged,
 )
+from resilience.pool import AsyncLease, AsyncResourcePool, Lease, PoolConfig, ResourcePool
 from resilience.ratelimit import (
     GCRA,
     Decision,
@@ -34,6 +52,8 @@ breakers = BreakerRegistry()
 
 __all__ = [
     "GCRA",
+    "AsyncLease",
+    "AsyncResourcePool",
     "BreakerConfig",
     "BreakerRegistry",
     "BreakerState",
@@ -41,22 +61,36 @@ __all__ = [
     "CallIgnored",
     "CallRejected",
     "CallSucceeded",
+    "CheckoutTimedOut",
     "CircuitBreaker",
     "CircuitOpenError",
     "Clock",
     "ConfigError",
+    "CreateFailed",
     "Decision",
+    "DestroyFailed",
     "Event",
     "FixedWindow",
     "KeyEvicted",
     "KeyedLimiter",
+    "Lease",
+    "LeaseLeaked",
     "Listeners",
+    "PoolClosed",
+    "PoolConfig",
+    "PoolError",
+    "PoolTimeout",
     "Rate",
     "RateLimited",
     "RateLimiter",
     "RequestAdmitted",
     "RequestRejected",
     "ResilienceError",
+    "ResourceCheckedIn",
+    "ResourceCheckedOut",
+    "ResourceCreated",
+    "ResourceDestroyed",
+    "ResourcePool",
     "SlidingWindowCounter",
     "SlidingWindowLog",
     "StateChanged",

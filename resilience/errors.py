@@ -7,7 +7,15 @@ from typing import Any
 
 from circuitbreaker import CircuitBreakerError
 
-__all__ = ["CircuitOpenError", "ConfigError", "RateLimited", "ResilienceError"]
+__all__ = [
+    "CircuitOpenError",
+    "ConfigError",
+    "PoolClosed",
+    "PoolError",
+    "PoolTimeout",
+    "RateLimited",
+    "ResilienceError",
+]
 
 
 class ResilienceError(Exception):
@@ -89,3 +97,37 @@ class RateLimited(ResilienceError):
 
 def _rebuild_rate_limited(limiter: str, retry_after_ns: int, cost: int, key: object) -> RateLimited:
     return RateLimited(limiter, retry_after_ns=retry_after_ns, cost=cost, key=key)
+
+
+class PoolError(ResilienceError):
+    """A resource pool was used wrongly: a double check-in, a check-in of a resource the pool
+    did not lend (or already destroyed), or a factory returning a resource the pool holds."""
+
+
+class PoolClosed(PoolError):
+    """The pool is closed: no checkout succeeds after ``close()`` (nor one in progress then)."""
+
+
+class PoolTimeout(PoolError, TimeoutError):
+    """No resource became available within the checkout's timeout.
+
+    Carries the pool's ``size``, ``max_overflow`` and the ``timeout`` (seconds) that ran out.
+    """
+
+    def __init__(self, pool: str, *, size: int, max_overflow: int, timeout: float) -> None:
+        self.pool = pool
+        self.size = size
+        self.max_overflow = max_overflow
+        self.timeout = timeout
+        super().__init__(
+            f'pool "{pool}" exhausted: all {size + max_overflow} resources in use '
+            f"(size={size}, max_overflow={max_overflow}); none came free within "
+            f"timeout={timeout:.9g} s"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_pool_timeout, (self.pool, self.size, self.max_overflow, self.timeout))
+
+
+def _rebuild_pool_timeout(pool: str, size: int, max_overflow: int, timeout: float) -> PoolTimeout:
+    return PoolTimeout(pool, size=size, max_overflow=max_overflow, timeout=timeout)

@@ -23,12 +23,20 @@ __all__ = [
     "CallIgnored",
     "CallRejected",
     "CallSucceeded",
+    "CheckoutTimedOut",
+    "CreateFailed",
+    "DestroyFailed",
     "Event",
     "KeyEvicted",
+    "LeaseLeaked",
     "Listener",
     "Listeners",
     "RequestAdmitted",
     "RequestRejected",
+    "ResourceCheckedIn",
+    "ResourceCheckedOut",
+    "ResourceCreated",
+    "ResourceDestroyed",
     "StateChanged",
 ]
 
@@ -114,6 +122,71 @@ class KeyEvicted(Event):
     """A keyed limiter dropped the state of an idle ``key`` (indistinguishable from a fresh one)."""
 
     key: object
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceCreated(Event):
+    """A pool's factory made ``resource``."""
+
+    resource: object
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceDestroyed(Event):
+    """A pool let go of ``resource`` (and called ``destroy`` on it). ``reason`` is one of
+    ``"max_lifetime"``, ``"max_idle"``, ``"invalid"`` (validate said no or raised: ``error``),
+    ``"reset failed"`` (``error``), ``"overflow"``, ``"invalidated"``, ``"closed"``."""
+
+    resource: object
+    reason: str
+    error: BaseException | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceCheckedOut(Event):
+    """``resource`` was lent out, after the checkout waited ``waited_ns``."""
+
+    resource: object
+    waited_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceCheckedIn(Event):
+    """``resource`` came back after being held for ``held_ns``."""
+
+    resource: object
+    held_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutTimedOut(Event):
+    """A checkout gave up (``PoolTimeout``) after waiting ``waited_ns``."""
+
+    waited_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreateFailed(Event):
+    """The pool's factory raised ``error`` (the checkout raised it too; no slot was kept)."""
+
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class DestroyFailed(Event):
+    """``destroy(resource)`` raised ``error``; the resource is gone from the pool all the same."""
+
+    resource: object
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseLeaked(Event):
+    """``resource`` has been held for ``held_ns``, longer than the pool's ``leak_threshold``
+    (reported once per lease, by the first pool operation that notices)."""
+
+    resource: object
+    held_ns: int
 
 
 Listener = Callable[[Event], object]

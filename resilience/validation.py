@@ -11,11 +11,13 @@ from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from resilience.clock import NS_PER_SECOND
+from resilience.clock import NS_PER_SECOND, Clock, SystemClock
 from resilience.errors import ConfigError
 
 __all__ = [
     "MAX_DURATION_NS",
+    "checked_clock",
+    "checked_name",
     "duration_ns",
     "exact_number",
     "exact_seconds",
@@ -91,3 +93,21 @@ def unit_fraction(field: str, value: object) -> Fraction:
     if not 0 < rate <= 1:
         raise ConfigError(field, value, rule)
     return rate
+
+
+def checked_clock(clock: object) -> Clock:
+    if clock is None:
+        return SystemClock()
+    if isinstance(clock, type) or not isinstance(clock, Clock):
+        raise ConfigError(
+            "clock", clock, "must be a Clock instance (monotonic_ns, monotonic, sleep)"
+        )
+    return clock
+
+
+def checked_name(name: object, default: str) -> str:
+    if name is None:
+        return default
+    if not isinstance(name, str):
+        raise ConfigError("name", name, "must be a string")
+    return name

@@ -22,7 +22,8 @@ from typing import Any, Generic
 from resilience.errors import ConfigError
 from resilience.events import KeyEvicted
 from resilience.ratelimit.decision import Decision
-from resilience.ratelimit.limiter import Admission, RateLimiter, State, checked_name
+from resilience.ratelimit.limiter import Admission, RateLimiter, State
+from resilience.validation import checked_name
 
 __all__ = ["KeyedLimiter"]
 

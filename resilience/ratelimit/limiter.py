@@ -17,34 +17,16 @@ from collections.abc import Callable, Generator
 from typing import Any, ClassVar, Generic, TypeVar
 
 from resilience.clock import NS_PER_SECOND, Clock, SystemClock, sleep_async
-from resilience.errors import ConfigError, RateLimited
+from resilience.errors import RateLimited
 from resilience.events import Event, Listener, Listeners, RequestAdmitted, RequestRejected
 from resilience.ratelimit.decision import Decision
-from resilience.validation import duration_ns
+from resilience.validation import checked_clock, checked_name, duration_ns
 
 __all__ = ["Admission", "RateLimiter", "State"]
 
 State = TypeVar("State")
 
 _ONE = 1
-
-
-def checked_clock(clock: object) -> Clock:
-    if clock is None:
-        return SystemClock()
-    if isinstance(clock, type) or not isinstance(clock, Clock):
-        raise ConfigError(
-            "clock", clock, "must be a Clock instance (monotonic_ns, monotonic, sleep)"
-        )
-    return clock
-
-
-def checked_name(name: object, default: str) -> str:
-    if name is None:
-        return default
-    if not isinstance(name, str):
-        raise ConfigError("name", name, "must be a string")
-    return name
 
 
 class Admission(ABC):

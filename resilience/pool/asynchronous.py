@@ -1,0 +1,166 @@
+"""``AsyncResourcePool``: the asyncio driver of the pool core (the same plans, awaited)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from resilience.clock import NS_PER_SECOND, SystemClock, sleep_async
+from resilience.pool.base import DEFAULT, PoolBase
+from resilience.pool.core import Call, Plan, PoolCore, Wait, Waker
+
+__all__ = ["AsyncLease", "AsyncResourcePool"]
+
+R = TypeVar("R")
+
+
+class _FutureWaker(Waker):
+    """Resolves a future on the waiting task's loop; safe to call from any thread."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.future: asyncio.Future[None] = self.loop.create_future()
+
+    def wake(self) -> None:
+        self.loop.call_soon_threadsafe(self._resolve)
+
+    def _resolve(self) -> None:
+        if not self.future.done():
+            self.future.set_result(None)
+
+
+async def _wait(core: PoolCore, wait: Wait) -> None:
+    """Until the waiter is granted something or its deadline (on the pool's clock) passes.
+    With the system clock the loop's timer measures the deadline; with any other clock, the
+    clock's own ``asleep`` does (a frozen clock advances its time)."""
+    future = wait.waiter.waker.future  # type: ignore[attr-defined]
+    if wait.deadline_ns is None:
+        await asyncio.shield(future)
+        return
+    remaining = wait.deadline_ns - core.now()
+    if remaining <= 0:
+        return
+    if type(core.clock) is SystemClock:
+        await asyncio.wait((future,), timeout=remaining / NS_PER_SECOND)
+        return
+    sleeper = asyncio.ensure_future(sleep_async(core.clock, remaining / NS_PER_SECOND))
+    try:
+        await asyncio.wait((future, sleeper), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+
+
+async def run(core: PoolCore, plan: Plan) -> Any:
+    """Carry out a plan's effects on the running loop (awaiting callbacks that return
+    awaitables); cancellation is thrown into the plan, which cleans up and re-raises it."""
+    value: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                effect = plan.send(value) if error is None else plan.throw(error)
+            except StopIteration as done:
+                return done.value
+            value = error = None
+            core.deliver()
+            try:
+                if type(effect) is Call:
+                    value = effect.fn(*effect.args)
+                    if inspect.isawaitable(value):
+                        value = await value
+                else:
+                    await _wait(core, effect)  # type: ignore[arg-type]
+            except BaseException as raised:
+                error = raised
+    finally:
+        error = None
+        core.deliver()
+
+
+class AsyncLease(Generic[R]):
+    """``async with pool.lease() as resource:``; see ``Lease``."""
+
+    __slots__ = ("_lease", "_pool", "_resource", "_timeout")
+
+    def __init__(self, pool: AsyncResourcePool[R], timeout: object) -> None:
+        self._pool = pool
+        self._timeout = timeout
+        self._resource: Any = None
+        self._lease = -1
+
+    async def __aenter__(self) -> R:
+        if self._lease >= 0:
+            raise RuntimeError("this lease is already in use; call pool.lease() for another")
+        self._resource, self._lease = await self._pool._checkout(self._timeout)
+        return self._resource  # type: ignore[no-any-return]
+
+    async def __aexit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        pool, resource = self._pool, self._resource
+        self._resource = None
+        await run(pool._core, pool._core.checkin(resource, self._lease))
+
+
+class AsyncResourcePool(PoolBase, Generic[R]):
+    """``ResourcePool`` for asyncio: the same semantics and core; ``factory``, ``validate``,
+    ``reset`` and ``destroy`` may be plain or async callables. Cancelling a task anywhere in a
+    checkout, a lease's entry or its exit leaks nothing (see the README)."""
+
+    _async = True
+
+    def __init__(
+        self,
+        factory: Callable[[], Any],
+        *,
+        size: int,
+        max_overflow: int = 0,
+        timeout: object = None,
+        lifo: bool = True,
+        validate: Callable[[R], object] | None = None,
+        reset: Callable[[R], object] | None = None,
+        destroy: Callable[[R], object] | None = None,
+        max_lifetime: object = None,
+        max_idle: object = None,
+        leak_threshold: object = None,
+        name: str | None = None,
+        clock: object = None,
+    ) -> None:
+        self._setup(locals())
+
+    def lease(self, timeout: object = DEFAULT) -> AsyncLease[R]:
+        """An async context manager lending one resource for the block."""
+        return AsyncLease(self, timeout)
+
+    async def checkout(self, timeout: object = DEFAULT) -> R:
+        """Borrow a resource (see ``ResourcePool.checkout``)."""
+        return (await self._checkout(timeout))[0]  # type: ignore[no-any-return]
+
+    async def _checkout(self, timeout: object) -> tuple[Any, int]:
+        core = self._core
+        return await run(core, core.checkout(self._timeout_ns(timeout), _FutureWaker))  # type: ignore[no-any-return]
+
+    async def checkin(self, resource: R) -> None:
+        """Give back a resource from ``checkout``: ``PoolError`` if it is not lent out now."""
+        await run(self._core, self._core.checkin(resource))
+
+    async def invalidate(self, resource: R) -> None:
+        """Destroy a lent resource instead of giving it back; its slot is free again."""
+        await run(self._core, self._core.invalidate(resource))
+
+    async def close(self) -> None:
+        """See ``ResourcePool.close``."""
+        await run(self._core, self._core.close())
+
+    async def __aenter__(self) -> AsyncResourcePool[R]:
+        return self
+
+    async def __aexit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        await self.close()

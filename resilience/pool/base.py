@@ -1,0 +1,83 @@
+"""What ``ResourcePool`` and ``AsyncResourcePool`` share: construction, timeouts, observation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from resilience.events import Listener
+from resilience.pool.config import PoolConfig
+from resilience.pool.core import PoolCore
+from resilience.validation import checked_clock, checked_name, duration_ns
+
+__all__ = ["DEFAULT", "PoolBase"]
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+#: ``checkout(timeout=DEFAULT)``: use the pool's own ``timeout``.
+DEFAULT: Any = _Default()
+
+
+class PoolBase:
+    _core: PoolCore
+    _async: bool
+
+    def _setup(self, arguments: dict[str, Any]) -> None:
+        clock = checked_clock(arguments["clock"])
+        name = checked_name(arguments["name"], type(self).__name__)
+        config = PoolConfig.build(
+            arguments["factory"],
+            size=arguments["size"],
+            max_overflow=arguments["max_overflow"],
+            timeout=arguments["timeout"],
+            lifo=arguments["lifo"],
+            validate=arguments["validate"],
+            reset=arguments["reset"],
+            destroy=arguments["destroy"],
+            max_lifetime=arguments["max_lifetime"],
+            max_idle=arguments["max_idle"],
+            leak_threshold=arguments["leak_threshold"],
+            name=name,
+            allow_async=self._async,
+        )
+        self._core = PoolCore(config, clock, self)
+
+    def _timeout_ns(self, timeout: object) -> int | None:
+        if timeout is DEFAULT:
+            return self._core.config.timeout_ns
+        return None if timeout is None else duration_ns("timeout", timeout)
+
+    @property
+    def name(self) -> str:
+        return self._core.config.name
+
+    @property
+    def config(self) -> PoolConfig:
+        return self._core.config
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event)`` for every pool event; returns an unsubscribe function."""
+        return self._core.listeners.subscribe(listener)
+
+    def check_leaks(self) -> None:
+        """Report (``LeaseLeaked``) every lease held longer than ``leak_threshold``. Checkout,
+        checkin, invalidate and close do this too; call it from a timer for a quiet pool."""
+        try:
+            self._core.check_leaks()
+        finally:
+            self._core.deliver()
+
+    def status(self) -> dict[str, Any]:
+        """Configuration, occupancy (idle, in use, creating, waiting) and every counter."""
+        return self._core.status()
+
+    def metrics(self) -> dict[str, int]:
+        """A snapshot of the counters."""
+        return self._core.metrics()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self._core.describe()}>"

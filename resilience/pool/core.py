@@ -1,0 +1,594 @@
+"""The pool's decision core, shared by ``ResourcePool`` and ``AsyncResourcePool``.
+
+All state lives here, behind one ``threading.Lock`` that is never held while user code runs.
+Each operation is a *plan*: a generator that makes every decision under the lock and yields the
+effects a driver must carry out in between (call the factory, ``validate``, ``reset`` or
+``destroy``; wait for a grant). The sync driver calls and blocks; the async driver awaits. Both
+send the outcome back in (or throw the exception, cancellation included), so the bookkeeping after
+an effect is written once. Between an effect's outcome and the bookkeeping there is no await and
+no user code: a resource is never acquired without being owned (bug class 17).
+
+Accounting, always (checked by the pool machine after every step):
+``created - destroyed == idle + in_use``, ``in_use <= size + max_overflow``, ``idle <= size``.
+``in_use`` counts every resource out of the idle list: lent out, or being validated, reset or
+handed to a waiter. A factory call in flight holds a slot (``creating``) but is not a resource yet.
+
+Waiters queue in arrival order. Whatever frees up while anyone waits goes straight to the first
+waiter (a *grant*): a returned resource, or a permit to create one in a freed slot. So a newcomer
+never overtakes a waiter, and a waiter cannot miss a wake-up: the grant is recorded under the lock
+before the waiter is woken, and a waiter that times out, is cancelled or fails passes its grant on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Generator
+from typing import Any
+
+from resilience.clock import NS_PER_SECOND, Clock
+from resilience.errors import PoolClosed, PoolError, PoolTimeout
+from resilience.events import (
+    CheckoutTimedOut,
+    CreateFailed,
+    DestroyFailed,
+    Event,
+    LeaseLeaked,
+    Listeners,
+    ResourceCheckedIn,
+    ResourceCheckedOut,
+    ResourceCreated,
+    ResourceDestroyed,
+)
+from resilience.pool.config import PoolConfig
+
+__all__ = ["CREATE", "Call", "Entry", "PoolCore", "Wait", "Waiter", "Waker"]
+
+log = logging.getLogger("resilience.pool")
+
+# Where an entry is.
+IDLE, OUT, LEASED, RETURNING, GONE = "idle", "out", "leased", "returning", "gone"
+
+
+class Entry:
+    """One resource the pool owns, with its timestamps and lease number."""
+
+    __slots__ = ("created_ns", "lease", "leased_ns", "resource", "returned_ns", "where")
+
+    def __init__(self, resource: object, now: int) -> None:
+        self.resource = resource
+        self.created_ns = now
+        self.returned_ns = now  # when it last became idle (or was created)
+        self.leased_ns = now
+        self.lease = 0  # incremented by every checkout: a Lease ends only its own lease
+        self.where = OUT
+
+
+class Waker:
+    """How a driver is woken when its waiter receives a grant (thread-safe ``wake``)."""
+
+    def wake(self) -> None:
+        raise NotImplementedError
+
+
+class _Create:
+    def __repr__(self) -> str:
+        return "CREATE"
+
+
+class _Closed:
+    def __repr__(self) -> str:
+        return "CLOSED"
+
+
+CREATE = _Create()  # a grant: a slot is reserved for you; call the factory
+CLOSED = _Closed()  # a grant: the pool closed while you waited
+
+
+class Waiter:
+    __slots__ = ("grant", "waker")
+
+    def __init__(self, waker: Waker) -> None:
+        self.waker = waker
+        self.grant: Entry | _Create | _Closed | None = None
+
+
+class Call:
+    """Effect: call ``fn(*args)`` (awaiting the result in the async driver) and send it back."""
+
+    __slots__ = ("args", "fn")
+
+    def __init__(self, fn: Callable[..., Any], *args: object) -> None:
+        self.fn = fn
+        self.args = args
+
+
+class Wait:
+    """Effect: block until ``waiter`` has a grant or the clock reaches ``deadline_ns``."""
+
+    __slots__ = ("deadline_ns", "waiter")
+
+    def __init__(self, waiter: Waiter, deadline_ns: int | None) -> None:
+        self.waiter = waiter
+        self.deadline_ns = deadline_ns
+
+
+Effect = Call | Wait
+Plan = Generator[Effect, Any, Any]
+
+_COUNTERS = (
+    "created",
+    "destroyed",
+    "checked_out",
+    "checked_in",
+    "timeouts",
+    "invalidated",
+    "leaked",
+    "expired",
+    "failed_validations",
+    "failed_resets",
+    "failed_creates",
+    "failed_destroys",
+)
+
+
+class PoolCore:
+    """State, decisions and plans. Drivers call the plans; nothing here blocks or awaits."""
+
+    def __init__(self, config: PoolConfig, clock: Clock, owner: object) -> None:
+        self.config = config
+        self.clock = clock
+        self.now = clock.monotonic_ns
+        self.lock = threading.Lock()
+        self.listeners = Listeners(owner)
+        self.idle: deque[Entry] = deque()  # returned last on the right
+        self.out: dict[int, Entry] = {}  # id(resource) -> entry, for every resource not idle
+        self.creating = 0  # factory calls in flight, each holding a slot
+        self.waiters: deque[Waiter] = deque()
+        self.unreported: dict[Entry, None] = {}  # leases not yet reported as leaked, oldest first
+        self.closed = False
+        self.counts = dict.fromkeys(_COUNTERS, 0)
+
+    # ---------------------------------------------------------------- small helpers (locked)
+
+    def _emit(self, event: Event) -> None:
+        if self.listeners.active:
+            self.listeners.enqueue((event,))
+
+    def _free_slots(self) -> int:
+        return self.config.capacity - len(self.idle) - len(self.out) - self.creating
+
+    def _expired(self, entry: Entry, now: int) -> str | None:
+        """Why ``entry`` may no longer be lent: past its lifetime, or idle for too long. Both are
+        strict: a resource exactly ``max_lifetime`` old may still be lent."""
+        config = self.config
+        if config.max_lifetime_ns is not None and now - entry.created_ns > config.max_lifetime_ns:
+            return "max_lifetime"
+        if config.max_idle_ns is not None and now - entry.returned_ns > config.max_idle_ns:
+            return "max_idle"
+        return None
+
+    def _drop(self, entry: Entry, now: int, reason: str, error: BaseException | None) -> Entry:
+        """Forget ``entry`` (out of the idle list already, or in ``out``); the caller then yields
+        from ``_destroy`` outside the lock. Returns it for that purpose."""
+        if entry.where != IDLE:
+            del self.out[id(entry.resource)]
+        entry.where = GONE
+        self.unreported.pop(entry, None)
+        self.counts["destroyed"] += 1
+        if reason in ("max_lifetime", "max_idle"):
+            self.counts["expired"] += 1
+        self._emit(ResourceDestroyed(self.config.name, now, entry.resource, reason, error))
+        return entry
+
+    def _take_idle(self) -> Entry:
+        entry = self.idle.pop() if self.config.lifo else self.idle.popleft()
+        entry.where = OUT
+        self.out[id(entry.resource)] = entry
+        return entry
+
+    def _restore_idle(self, entry: Entry) -> None:
+        """Put back an idle entry a cancelled checkout took, where it was, timestamps unchanged."""
+        del self.out[id(entry.resource)]
+        entry.where = IDLE
+        if self.config.lifo:
+            self.idle.append(entry)
+        else:
+            self.idle.appendleft(entry)
+
+    def _place(self, entry: Entry, now: int, doomed: list[Entry]) -> None:
+        """A resource (in ``out``) is free again: to the first waiter, to the idle list, or
+        destroyed. There are four cases, in this order:
+
+        * the pool is closed, or the resource is past its lifetime: destroy it;
+        * someone waits: hand it over as it is (it stays in use);
+        * the pool holds more than ``size`` resources: it is overflow, destroy it;
+        * otherwise it becomes idle (the newest: LIFO lends it next, FIFO last).
+        """
+        config = self.config
+        if self.closed:
+            doomed.append(self._drop(entry, now, "closed", None))
+        elif config.max_lifetime_ns is not None and now - entry.created_ns > config.max_lifetime_ns:
+            doomed.append(self._drop(entry, now, "max_lifetime", None))
+        elif self.waiters:
+            entry.where = OUT
+            entry.returned_ns = now
+            self._grant(entry)
+        elif len(self.idle) + len(self.out) > config.size:
+            doomed.append(self._drop(entry, now, "overflow", None))
+        else:
+            del self.out[id(entry.resource)]
+            entry.where = IDLE
+            entry.returned_ns = now
+            self.idle.append(entry)
+        self._dispatch()
+
+    def _grant(self, grant: Entry | _Create | _Closed) -> None:
+        waiter = self.waiters.popleft()
+        waiter.grant = grant
+        waiter.waker.wake()
+
+    def _dispatch(self) -> None:
+        """Give whatever is free to the waiters, first come first served. Keeps the invariant
+        "someone waits => nothing is idle and no slot is free" after every locked section."""
+        while self.waiters:
+            if self.closed:
+                self._grant(CLOSED)
+            elif self.idle:
+                self._grant(self._take_idle())
+            elif self._free_slots() > 0:
+                self.creating += 1
+                self._grant(CREATE)
+            else:
+                return
+
+    def _lend(self, entry: Entry, now: int, started: int) -> tuple[Any, int]:
+        """Lend ``entry``: returns the resource and its lease number."""
+        entry.where = LEASED
+        entry.lease += 1
+        entry.leased_ns = now
+        self.counts["checked_out"] += 1
+        if self.config.leak_threshold_ns is not None:
+            self.unreported[entry] = None
+        self._emit(ResourceCheckedOut(self.config.name, now, entry.resource, now - started))
+        return entry.resource, entry.lease
+
+    def scan_leaks(self, now: int) -> None:
+        """Report every lease held longer than ``leak_threshold`` that is not reported yet."""
+        threshold = self.config.leak_threshold_ns
+        unreported = self.unreported
+        while unreported:
+            oldest = next(iter(unreported))
+            held = now - oldest.leased_ns
+            if held <= threshold:  # type: ignore[operator]
+                return
+            del unreported[oldest]
+            self.counts["leaked"] += 1
+            self._emit(LeaseLeaked(self.config.name, now, oldest.resource, held))
+
+    def leased_entry(self, resource: object) -> Entry:
+        """The entry of a resource that is lent out now, or ``PoolError`` saying why not."""
+        entry = self.out.get(id(resource))
+        if entry is not None and entry.resource is resource and entry.where == LEASED:
+            return entry
+        if entry is not None and entry.resource is resource:
+            why = "it is being returned already (double check-in)"
+        elif any(e.resource is resource for e in self.idle):
+            why = "it is idle in the pool (double check-in)"
+        else:
+            why = "the pool did not lend it, or it was invalidated or destroyed"
+        raise PoolError(f'cannot check {resource!r} in to pool "{self.config.name}": {why}')
+
+    # ---------------------------------------------------------------- effects with bookkeeping
+
+    def _destroy(self, entries: list[Entry]) -> Plan:
+        """Call ``destroy`` on entries already forgotten (counted as destroyed). A failure is
+        logged and reported as ``DestroyFailed``, never raised: the resource is gone either way.
+        Cancellation stops the remaining calls and propagates."""
+        destroy = self.config.destroy
+        if destroy is None:
+            return
+        for entry in entries:
+            try:
+                yield Call(destroy, entry.resource)
+            except Exception as error:
+                log.warning(
+                    'pool "%s": destroy(%r) raised', self.config.name, entry.resource, exc_info=True
+                )
+                with self.lock:
+                    self.counts["failed_destroys"] += 1
+                    self._emit(DestroyFailed(self.config.name, self.now(), entry.resource, error))
+
+    def deliver(self) -> None:
+        if self.listeners._pending:
+            self.listeners.deliver()
+
+    # ---------------------------------------------------------------- plans
+
+    def checkout(
+        self, timeout_ns: int | None, new_waker: Callable[[], Waker]
+    ) -> Generator[Effect, Any, Any]:
+        """Lend a resource (returns it and its lease number): a valid idle one, else a new one
+        in a free slot, else wait for one until ``timeout_ns`` has passed on the pool's clock
+        (then ``PoolTimeout``)."""
+        with self.lock:
+            started = self.now()
+            if self.config.leak_threshold_ns is not None:
+                self.scan_leaks(started)
+        deadline = None if timeout_ns is None else started + timeout_ns
+        waiter: Waiter | None = None
+        while True:
+            doomed: list[Entry] = []
+            with self.lock:
+                now = self.now()
+                previous = waiter
+                step, waiter = self._next_step(waiter, deadline, started, now, doomed, new_waker)
+            yield from self._destroy(doomed)
+            if step is CREATE:
+                return (yield from self._create(started))
+            if isinstance(step, Entry):
+                granted = previous is not None and previous.grant is step
+                lent = yield from self._vet(step, started, granted)
+                if lent is not None:
+                    return lent
+                continue
+            # Wait for a grant (or the deadline); the next step reads what happened.
+            assert isinstance(step, Waiter)
+            try:
+                yield Wait(step, deadline)
+            except BaseException:
+                yield from self._abandon(step)
+                raise
+
+    def _next_step(
+        self,
+        waiter: Waiter | None,
+        deadline: int | None,
+        started: int,
+        now: int,
+        doomed: list[Entry],
+        new_waker: Callable[[], Waker],
+    ) -> tuple[Entry | _Create | Waiter, Waiter | None]:
+        """The checkout's next move, decided under the lock: an entry to vet, ``CREATE`` (a slot
+        is reserved), or a waiter to wait on; raises ``PoolClosed`` or ``PoolTimeout``."""
+        if waiter is not None:
+            grant = waiter.grant
+            if grant is None:  # woken by the deadline (or a spurious wake-up)
+                if self.closed:
+                    self.waiters.remove(waiter)
+                    raise self._closed_error()
+                if deadline is not None and now >= deadline:
+                    self.waiters.remove(waiter)
+                    raise self._timeout(started, now, deadline)
+                return waiter, waiter
+            if grant is CLOSED:
+                raise self._closed_error()
+            if grant is CREATE:
+                return CREATE, None
+            assert isinstance(grant, Entry)
+            reason = self._expired(grant, now)
+            if reason is None:
+                return grant, None
+            doomed.append(self._drop(grant, now, reason, None))
+            # Its slot is free now, and still ours: go on below (no waiter is ahead of us).
+        if self.closed:
+            raise self._closed_error()
+        while self.idle:
+            entry = self._take_idle()
+            reason = self._expired(entry, now)
+            if reason is None:
+                return entry, None
+            doomed.append(self._drop(entry, now, reason, None))
+        if self._free_slots() > 0:
+            self.creating += 1
+            return CREATE, None
+        if deadline is not None and now >= deadline:
+            raise self._timeout(started, now, deadline)
+        waiter = Waiter(new_waker())
+        self.waiters.append(waiter)
+        return waiter, waiter
+
+    def _closed_error(self) -> PoolClosed:
+        return PoolClosed(f'pool "{self.config.name}" is closed')
+
+    def _timeout(self, started: int, now: int, deadline: int) -> PoolTimeout:
+        self.counts["timeouts"] += 1
+        self._emit(CheckoutTimedOut(self.config.name, now, now - started))
+        config = self.config
+        return PoolTimeout(
+            config.name,
+            size=config.size,
+            max_overflow=config.max_overflow,
+            timeout=(deadline - started) / NS_PER_SECOND,
+        )
+
+    def _abandon(self, waiter: Waiter) -> Plan:
+        """A waiter leaves (cancelled, or interrupted) and passes on whatever it was granted."""
+        doomed: list[Entry] = []
+        with self.lock:
+            grant = waiter.grant
+            if grant is None:
+                self.waiters.remove(waiter)
+            elif grant is CREATE:
+                self.creating -= 1
+                self._dispatch()
+            elif isinstance(grant, Entry):
+                self._place(grant, self.now(), doomed)
+        yield from self._destroy(doomed)
+
+    def _vet(
+        self, entry: Entry, started: int, granted: bool
+    ) -> Generator[Effect, Any, tuple[Any, int] | None]:
+        """Validate a candidate (out of the idle list, or ``granted`` to us while we waited);
+        lend it or destroy it."""
+        validate = self.config.validate
+        error: BaseException | None = None
+        valid = True
+        if validate is not None:
+            try:
+                valid = bool((yield Call(validate, entry.resource)))
+            except Exception as raised:
+                valid, error = False, raised
+            except BaseException:  # cancelled mid-validation: as if this checkout never took it
+                doomed: list[Entry] = []
+                with self.lock:
+                    if granted or self.closed:
+                        self._place(entry, self.now(), doomed)  # as if returned just now
+                    else:
+                        self._restore_idle(entry)  # back where it was, timestamps unchanged
+                        self._dispatch()
+                yield from self._destroy(doomed)
+                raise
+        doomed = []
+        with self.lock:
+            now = self.now()
+            if self.closed:
+                doomed.append(self._drop(entry, now, "closed", None))
+            elif valid:
+                return self._lend(entry, now, started)
+            else:
+                self.counts["failed_validations"] += 1
+                doomed.append(self._drop(entry, now, "invalid", error))
+        yield from self._destroy(doomed)
+        if self.closed:
+            raise self._closed_error()
+        return None
+
+    def _create(self, started: int) -> Generator[Effect, Any, Any]:
+        """Call the factory in the slot reserved for us; lend what it makes."""
+        try:
+            resource = yield Call(self.config.factory)
+        except BaseException as error:
+            with self.lock:
+                self.creating -= 1
+                if isinstance(error, Exception):
+                    self.counts["failed_creates"] += 1
+                    self._emit(CreateFailed(self.config.name, self.now(), error))
+                self._dispatch()
+            raise
+        doomed: list[Entry] = []
+        with self.lock:
+            self.creating -= 1
+            now = self.now()
+            known = self.out.get(id(resource))
+            if (known is not None and known.resource is resource) or any(
+                e.resource is resource for e in self.idle
+            ):
+                self._dispatch()
+                duplicate = PoolError(
+                    f'pool "{self.config.name}": the factory returned {resource!r}, '
+                    "which the pool already holds"
+                )
+                self.counts["failed_creates"] += 1
+                self._emit(CreateFailed(self.config.name, now, duplicate))
+                raise duplicate
+            entry = Entry(resource, now)
+            self.out[id(resource)] = entry
+            self.counts["created"] += 1
+            self._emit(ResourceCreated(self.config.name, now, resource))
+            if not self.closed:
+                return self._lend(entry, now, started)
+            doomed.append(self._drop(entry, now, "closed", None))
+        yield from self._destroy(doomed)
+        raise self._closed_error()
+
+    def checkin(self, resource: object, lease: int | None = None) -> Plan:
+        """Take a lent resource back: ``reset`` it, then hand it to a waiter, keep it idle or
+        destroy it (see ``_place``). With ``lease``, only that lease is ended (a ``Lease`` exiting
+        after its resource was invalidated or checked in by hand does nothing)."""
+        with self.lock:
+            now = self.now()
+            if self.config.leak_threshold_ns is not None:
+                self.scan_leaks(now)
+            if lease is not None:
+                entry = self.out.get(id(resource))
+                if entry is None or entry.where != LEASED or entry.lease != lease:
+                    return
+            entry = self.leased_entry(resource)
+            entry.where = RETURNING
+            self.unreported.pop(entry, None)
+            self.counts["checked_in"] += 1
+            self._emit(ResourceCheckedIn(self.config.name, now, resource, now - entry.leased_ns))
+        reset = self.config.reset
+        failure: BaseException | None = None
+        interrupted: BaseException | None = None
+        if reset is not None:
+            try:
+                yield Call(reset, resource)
+            except Exception as error:
+                failure = error
+                log.warning(
+                    'pool "%s": reset(%r) raised', self.config.name, resource, exc_info=True
+                )
+            except BaseException as error:  # cancelled mid-reset: the resource is in doubt
+                failure = interrupted = error
+        doomed: list[Entry] = []
+        with self.lock:
+            now = self.now()
+            if failure is not None:
+                self.counts["failed_resets"] += 1
+                doomed.append(self._drop(entry, now, "reset failed", failure))
+                self._dispatch()
+            else:
+                self._place(entry, now, doomed)
+        yield from self._destroy(doomed)
+        if interrupted is not None:
+            raise interrupted
+
+    def invalidate(self, resource: object) -> Plan:
+        """Destroy a lent resource instead of returning it; its slot is free again."""
+        with self.lock:
+            now = self.now()
+            if self.config.leak_threshold_ns is not None:
+                self.scan_leaks(now)
+            entry = self.leased_entry(resource)
+            self.counts["invalidated"] += 1
+            doomed = [self._drop(entry, now, "invalidated", None)]
+            self._dispatch()
+        yield from self._destroy(doomed)
+
+    def close(self) -> Plan:
+        """Destroy idle resources now, lent ones when they come back; fail every waiter and
+        every later checkout with ``PoolClosed``. Idempotent."""
+        with self.lock:
+            now = self.now()
+            self.closed = True
+            doomed = [self._drop(entry, now, "closed", None) for entry in self.idle]
+            self.idle.clear()
+            self._dispatch()
+        yield from self._destroy(doomed)
+
+    def check_leaks(self) -> None:
+        with self.lock:
+            if self.config.leak_threshold_ns is not None:
+                self.scan_leaks(self.now())
+
+    # ---------------------------------------------------------------- observation
+
+    def status(self) -> dict[str, Any]:
+        with self.lock:
+            config = self.config
+            return {
+                "name": config.name,
+                "size": config.size,
+                "max_overflow": config.max_overflow,
+                "idle": len(self.idle),
+                "in_use": len(self.out),
+                "creating": self.creating,
+                "waiting": len(self.waiters),
+                "closed": self.closed,
+                **self.counts,
+            }
+
+    def metrics(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.counts)
+
+    def describe(self) -> str:
+        s = self.status()
+        return (
+            f"size={s['size']} max_overflow={s['max_overflow']} idle={s['idle']} "
+            f"in_use={s['in_use']} waiting={s['waiting']} created={s['created']} "
+            f"destroyed={s['destroyed']}" + (" closed" if s["closed"] else "")
+        )
