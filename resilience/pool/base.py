@@ -45,6 +45,8 @@ class PoolBase:
             allow_async=self._async,
         )
         self._core = PoolCore(config, clock, self)
+        self._plain = self._core.plain
+        self._fast_return = self._plain and config.reset is None
 
     def _timeout_ns(self, timeout: object) -> int | None:
         if timeout is DEFAULT:

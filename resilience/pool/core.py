@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Generator
 from typing import Any
 
-from resilience.clock import NS_PER_SECOND, Clock
+from resilience.clock import NS_PER_SECOND, Clock, SystemClock
 from resilience.errors import PoolClosed, PoolError, PoolTimeout
 from resilience.events import (
     CheckoutTimedOut,
@@ -140,15 +141,25 @@ class PoolCore:
         self.config = config
         self.clock = clock
         self.now = clock.monotonic_ns
+        # Hot paths read time.monotonic_ns directly for the system clock (looked up at call time,
+        # so freezegun still controls it): the same reading, one frame less.
+        self.system_clock = type(clock) is SystemClock
+        self.lifo = config.lifo
+        self.size = config.size
         self.lock = threading.Lock()
         self.listeners = Listeners(owner)
         self.idle: deque[Entry] = deque()  # returned last on the right
-        self.out: dict[int, Entry] = {}  # id(resource) -> entry, for every resource not idle
+        # id(resource) -> entry, for every resource the pool holds (idle or not): in use is
+        # len(owned) - len(idle), and lending or returning an idle resource touches no dict.
+        self.owned: dict[int, Entry] = {}
         self.creating = 0  # factory calls in flight, each holding a slot
         self.waiters: deque[Waiter] = deque()
         self.unreported: dict[Entry, None] = {}  # leases not yet reported as leaked, oldest first
         self.closed = False
-        self.counts = dict.fromkeys(_COUNTERS, 0)
+        self.created = self.destroyed = self.checked_out = self.checked_in = 0
+        self.timeouts = self.invalidated = self.leaked = self.expired = 0
+        self.failed_validations = self.failed_resets = self.failed_creates = 0
+        self.failed_destroys = 0
 
     # ---------------------------------------------------------------- small helpers (locked)
 
@@ -157,7 +168,7 @@ class PoolCore:
             self.listeners.enqueue((event,))
 
     def _free_slots(self) -> int:
-        return self.config.capacity - len(self.idle) - len(self.out) - self.creating
+        return self.config.capacity - len(self.owned) - self.creating
 
     def _expired(self, entry: Entry, now: int) -> str | None:
         """Why ``entry`` may no longer be lent: past its lifetime, or idle for too long. Both are
@@ -171,26 +182,23 @@ class PoolCore:
 
     def _drop(self, entry: Entry, now: int, reason: str, error: BaseException | None) -> Entry:
         """Forget ``entry`` (out of the idle list already, or in ``out``); the caller then yields
-        from ``_destroy`` outside the lock. Returns it for that purpose."""
-        if entry.where != IDLE:
-            del self.out[id(entry.resource)]
+        from ``destroy`` outside the lock. Returns it for that purpose."""
+        del self.owned[id(entry.resource)]
         entry.where = GONE
         self.unreported.pop(entry, None)
-        self.counts["destroyed"] += 1
+        self.destroyed += 1
         if reason in ("max_lifetime", "max_idle"):
-            self.counts["expired"] += 1
+            self.expired += 1
         self._emit(ResourceDestroyed(self.config.name, now, entry.resource, reason, error))
         return entry
 
     def _take_idle(self) -> Entry:
         entry = self.idle.pop() if self.config.lifo else self.idle.popleft()
         entry.where = OUT
-        self.out[id(entry.resource)] = entry
         return entry
 
     def _restore_idle(self, entry: Entry) -> None:
         """Put back an idle entry a cancelled checkout took, where it was, timestamps unchanged."""
-        del self.out[id(entry.resource)]
         entry.where = IDLE
         if self.config.lifo:
             self.idle.append(entry)
@@ -215,10 +223,9 @@ class PoolCore:
             entry.where = OUT
             entry.returned_ns = now
             self._grant(entry)
-        elif len(self.idle) + len(self.out) > config.size:
+        elif len(self.owned) > config.size:
             doomed.append(self._drop(entry, now, "overflow", None))
         else:
-            del self.out[id(entry.resource)]
             entry.where = IDLE
             entry.returned_ns = now
             self.idle.append(entry)
@@ -248,7 +255,7 @@ class PoolCore:
         entry.where = LEASED
         entry.lease += 1
         entry.leased_ns = now
-        self.counts["checked_out"] += 1
+        self.checked_out += 1
         if self.config.leak_threshold_ns is not None:
             self.unreported[entry] = None
         self._emit(ResourceCheckedOut(self.config.name, now, entry.resource, now - started))
@@ -264,25 +271,95 @@ class PoolCore:
             if held <= threshold:  # type: ignore[operator]
                 return
             del unreported[oldest]
-            self.counts["leaked"] += 1
+            self.leaked += 1
             self._emit(LeaseLeaked(self.config.name, now, oldest.resource, held))
 
     def leased_entry(self, resource: object) -> Entry:
         """The entry of a resource that is lent out now, or ``PoolError`` saying why not."""
-        entry = self.out.get(id(resource))
+        entry = self.owned.get(id(resource))
         if entry is not None and entry.resource is resource and entry.where == LEASED:
             return entry
-        if entry is not None and entry.resource is resource:
-            why = "it is being returned already (double check-in)"
-        elif any(e.resource is resource for e in self.idle):
+        if entry is not None and entry.resource is resource and entry.where == IDLE:
             why = "it is idle in the pool (double check-in)"
+        elif entry is not None and entry.resource is resource and entry.where == RETURNING:
+            why = "it is being returned already (double check-in)"
+        elif entry is not None and entry.resource is resource:
+            why = "it is not lent out (a checkout is still vetting it)"
         else:
             why = "the pool did not lend it, or it was invalidated or destroyed"
         raise PoolError(f'cannot check {resource!r} in to pool "{self.config.name}": {why}')
 
+    # ---------------------------------------------------------------- the common case, in one go
+
+    @property
+    def plain(self) -> bool:
+        """No ``validate``, expiry or leak threshold: lending an idle resource needs no checks."""
+        config = self.config
+        return (
+            config.validate is None
+            and config.max_lifetime_ns is None
+            and config.max_idle_ns is None
+            and config.leak_threshold_ns is None
+        )
+
+    def lend_idle(self) -> tuple[Any, int] | None:
+        """The first step of the checkout plan when it cannot wait, call or destroy anything: in
+        a plain pool (see ``plain``) with an idle resource, lend it. Otherwise ``None``: run the
+        plan. (With an idle resource nobody waits, so nobody is overtaken.) Written out flat:
+        this is the hot path of every lease."""
+        lock = self.lock
+        lock.acquire()
+        try:
+            idle = self.idle
+            if not idle or self.closed:
+                return None
+            entry = idle.pop() if self.lifo else idle.popleft()
+            resource = entry.resource
+            now = time.monotonic_ns() if self.system_clock else self.now()
+            entry.where = LEASED
+            lease = entry.lease = entry.lease + 1
+            entry.leased_ns = now
+            self.checked_out += 1
+            if self.listeners.active:
+                self._emit(ResourceCheckedOut(self.config.name, now, resource, 0))
+            return resource, lease
+        finally:
+            lock.release()
+
+    def return_lent(self, resource: object, lease: int | None) -> list[Entry] | None:
+        """The whole checkin plan in a plain pool without ``reset``: returns the entries the
+        caller must still destroy (``destroy``); ``None`` when the plan must run instead."""
+        doomed: list[Entry] = []
+        lock = self.lock
+        lock.acquire()
+        try:
+            entry = self.owned.get(id(resource))
+            if entry is None or entry.where != LEASED or entry.resource is not resource:
+                if lease is not None:
+                    return doomed  # this lease ended already: nothing to do
+                self.leased_entry(resource)  # raises PoolError, saying why
+            if lease is not None and entry.lease != lease:  # type: ignore[union-attr]
+                return doomed
+            self.checked_in += 1
+            idle = self.idle
+            if self.listeners.active or self.closed or self.waiters:
+                now = self.now()
+                if self.listeners.active:
+                    held = now - entry.leased_ns  # type: ignore[union-attr]
+                    self._emit(ResourceCheckedIn(self.config.name, now, resource, held))
+                self._place(entry, now, doomed)  # type: ignore[arg-type]
+            elif len(self.owned) > self.size:
+                self._place(entry, self.now(), doomed)  # type: ignore[arg-type]
+            else:  # the common case of _place: back to the idle list (its time unused here)
+                entry.where = IDLE  # type: ignore[union-attr]
+                idle.append(entry)  # type: ignore[arg-type]
+        finally:
+            lock.release()
+        return doomed
+
     # ---------------------------------------------------------------- effects with bookkeeping
 
-    def _destroy(self, entries: list[Entry]) -> Plan:
+    def destroy(self, entries: list[Entry]) -> Plan:
         """Call ``destroy`` on entries already forgotten (counted as destroyed). A failure is
         logged and reported as ``DestroyFailed``, never raised: the resource is gone either way.
         Cancellation stops the remaining calls and propagates."""
@@ -297,7 +374,7 @@ class PoolCore:
                     'pool "%s": destroy(%r) raised', self.config.name, entry.resource, exc_info=True
                 )
                 with self.lock:
-                    self.counts["failed_destroys"] += 1
+                    self.failed_destroys += 1
                     self._emit(DestroyFailed(self.config.name, self.now(), entry.resource, error))
 
     def deliver(self) -> None:
@@ -324,7 +401,7 @@ class PoolCore:
                 now = self.now()
                 previous = waiter
                 step, waiter = self._next_step(waiter, deadline, started, now, doomed, new_waker)
-            yield from self._destroy(doomed)
+            yield from self.destroy(doomed)
             if step is CREATE:
                 return (yield from self._create(started))
             if isinstance(step, Entry):
@@ -393,7 +470,7 @@ class PoolCore:
         return PoolClosed(f'pool "{self.config.name}" is closed')
 
     def _timeout(self, started: int, now: int, deadline: int) -> PoolTimeout:
-        self.counts["timeouts"] += 1
+        self.timeouts += 1
         self._emit(CheckoutTimedOut(self.config.name, now, now - started))
         config = self.config
         return PoolTimeout(
@@ -415,7 +492,7 @@ class PoolCore:
                 self._dispatch()
             elif isinstance(grant, Entry):
                 self._place(grant, self.now(), doomed)
-        yield from self._destroy(doomed)
+        yield from self.destroy(doomed)
 
     def _vet(
         self, entry: Entry, started: int, granted: bool
@@ -438,7 +515,7 @@ class PoolCore:
                     else:
                         self._restore_idle(entry)  # back where it was, timestamps unchanged
                         self._dispatch()
-                yield from self._destroy(doomed)
+                yield from self.destroy(doomed)
                 raise
         doomed = []
         with self.lock:
@@ -448,9 +525,9 @@ class PoolCore:
             elif valid:
                 return self._lend(entry, now, started)
             else:
-                self.counts["failed_validations"] += 1
+                self.failed_validations += 1
                 doomed.append(self._drop(entry, now, "invalid", error))
-        yield from self._destroy(doomed)
+        yield from self.destroy(doomed)
         if self.closed:
             raise self._closed_error()
         return None
@@ -463,7 +540,7 @@ class PoolCore:
             with self.lock:
                 self.creating -= 1
                 if isinstance(error, Exception):
-                    self.counts["failed_creates"] += 1
+                    self.failed_creates += 1
                     self._emit(CreateFailed(self.config.name, self.now(), error))
                 self._dispatch()
             raise
@@ -471,26 +548,24 @@ class PoolCore:
         with self.lock:
             self.creating -= 1
             now = self.now()
-            known = self.out.get(id(resource))
-            if (known is not None and known.resource is resource) or any(
-                e.resource is resource for e in self.idle
-            ):
+            known = self.owned.get(id(resource))
+            if known is not None and known.resource is resource:
                 self._dispatch()
                 duplicate = PoolError(
                     f'pool "{self.config.name}": the factory returned {resource!r}, '
                     "which the pool already holds"
                 )
-                self.counts["failed_creates"] += 1
+                self.failed_creates += 1
                 self._emit(CreateFailed(self.config.name, now, duplicate))
                 raise duplicate
             entry = Entry(resource, now)
-            self.out[id(resource)] = entry
-            self.counts["created"] += 1
+            self.owned[id(resource)] = entry
+            self.created += 1
             self._emit(ResourceCreated(self.config.name, now, resource))
             if not self.closed:
                 return self._lend(entry, now, started)
             doomed.append(self._drop(entry, now, "closed", None))
-        yield from self._destroy(doomed)
+        yield from self.destroy(doomed)
         raise self._closed_error()
 
     def checkin(self, resource: object, lease: int | None = None) -> Plan:
@@ -502,13 +577,13 @@ class PoolCore:
             if self.config.leak_threshold_ns is not None:
                 self.scan_leaks(now)
             if lease is not None:
-                entry = self.out.get(id(resource))
+                entry = self.owned.get(id(resource))
                 if entry is None or entry.where != LEASED or entry.lease != lease:
                     return
             entry = self.leased_entry(resource)
             entry.where = RETURNING
             self.unreported.pop(entry, None)
-            self.counts["checked_in"] += 1
+            self.checked_in += 1
             self._emit(ResourceCheckedIn(self.config.name, now, resource, now - entry.leased_ns))
         reset = self.config.reset
         failure: BaseException | None = None
@@ -527,12 +602,12 @@ class PoolCore:
         with self.lock:
             now = self.now()
             if failure is not None:
-                self.counts["failed_resets"] += 1
+                self.failed_resets += 1
                 doomed.append(self._drop(entry, now, "reset failed", failure))
                 self._dispatch()
             else:
                 self._place(entry, now, doomed)
-        yield from self._destroy(doomed)
+        yield from self.destroy(doomed)
         if interrupted is not None:
             raise interrupted
 
@@ -543,10 +618,10 @@ class PoolCore:
             if self.config.leak_threshold_ns is not None:
                 self.scan_leaks(now)
             entry = self.leased_entry(resource)
-            self.counts["invalidated"] += 1
+            self.invalidated += 1
             doomed = [self._drop(entry, now, "invalidated", None)]
             self._dispatch()
-        yield from self._destroy(doomed)
+        yield from self.destroy(doomed)
 
     def close(self) -> Plan:
         """Destroy idle resources now, lent ones when they come back; fail every waiter and
@@ -557,7 +632,7 @@ class PoolCore:
             doomed = [self._drop(entry, now, "closed", None) for entry in self.idle]
             self.idle.clear()
             self._dispatch()
-        yield from self._destroy(doomed)
+        yield from self.destroy(doomed)
 
     def check_leaks(self) -> None:
         with self.lock:
@@ -574,16 +649,19 @@ class PoolCore:
                 "size": config.size,
                 "max_overflow": config.max_overflow,
                 "idle": len(self.idle),
-                "in_use": len(self.out),
+                "in_use": len(self.owned) - len(self.idle),
                 "creating": self.creating,
                 "waiting": len(self.waiters),
                 "closed": self.closed,
-                **self.counts,
+                **self._counts(),
             }
+
+    def _counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in _COUNTERS}
 
     def metrics(self) -> dict[str, int]:
         with self.lock:
-            return dict(self.counts)
+            return self._counts()
 
     def describe(self) -> str:
         s = self.status()

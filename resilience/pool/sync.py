@@ -87,7 +87,13 @@ class Lease(Generic[R]):
     def __enter__(self) -> R:
         if self._lease >= 0:
             raise RuntimeError("this lease is already in use; call pool.lease() for another")
-        self._resource, self._lease = self._pool._checkout(self._timeout)
+        pool = self._pool
+        lent = pool._core.lend_idle() if pool._plain else None  # the hot path, one frame less
+        if lent is None:
+            lent = pool._checkout(self._timeout)
+        elif pool._core.listeners._pending:
+            pool._core.listeners.deliver()
+        self._resource, self._lease = lent
         return self._resource  # type: ignore[no-any-return]
 
     def __exit__(
@@ -95,7 +101,13 @@ class Lease(Generic[R]):
     ) -> None:
         pool, resource = self._pool, self._resource
         self._resource = None
-        run(pool._core, pool._core.checkin(resource, self._lease))
+        if not pool._fast_return:
+            pool._checkin(resource, self._lease)
+            return
+        core = pool._core  # the hot path, written out: _checkin's fast case, one frame less
+        doomed = core.return_lent(resource, self._lease)
+        if doomed or core.listeners._pending:
+            pool._checkin_finish(doomed)  # type: ignore[arg-type]
 
 
 class ResourcePool(PoolBase, Generic[R]):
@@ -136,11 +148,30 @@ class ResourcePool(PoolBase, Generic[R]):
 
     def _checkout(self, timeout: object) -> tuple[Any, int]:
         core = self._core
+        if self._plain:
+            lent = core.lend_idle()
+            if lent is not None:
+                core.deliver()
+                return lent
         return run(core, core.checkout(self._timeout_ns(timeout), _ThreadWaker))  # type: ignore[no-any-return]
 
     def checkin(self, resource: R) -> None:
         """Give back a resource from ``checkout``: ``PoolError`` if it is not lent out now."""
-        run(self._core, self._core.checkin(resource))
+        self._checkin(resource, None)
+
+    def _checkin(self, resource: object, lease: int | None) -> None:
+        core = self._core
+        if not self._fast_return:
+            run(core, core.checkin(resource, lease))
+            return
+        self._checkin_finish(core.return_lent(resource, lease))  # type: ignore[arg-type]
+
+    def _checkin_finish(self, doomed: list[Any]) -> None:
+        """After a fast return: destroy what it doomed (if anything), deliver events."""
+        if doomed:
+            run(self._core, self._core.destroy(doomed))
+        else:
+            self._core.deliver()
 
     def invalidate(self, resource: R) -> None:
         """Destroy a lent resource instead of giving it back; its slot is free again."""
