@@ -8,6 +8,7 @@ from fractions import Fraction
 from hypothesis import strategies as st
 
 from properties.models.breaker import BreakerSpec, Outcome
+from properties.models.pool import PoolSpec
 from properties.models.ratelimit import LimitSpec
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "limit_cases",
     "limiter_keys",
     "outcomes",
+    "pool_specs",
     "time_steps_us",
 ]
 
@@ -163,3 +165,28 @@ LIMITER_KEYS: tuple[object, ...] = (
     PLAIN, PLAIN, "", "tenant-a", "tenant-b", "ключ-🔑", "x" * 10_000, ("tuple", 1), 7
 )  # fmt: skip
 limiter_keys = st.sampled_from(LIMITER_KEYS)
+
+
+def _limit_us() -> st.SearchStrategy[int | None]:
+    return st.one_of(
+        st.none(), st.integers(min_value=1, max_value=5_000).map(lambda us: us * 1_000)
+    )
+
+
+@st.composite
+def pool_specs(draw: st.DrawFn) -> PoolSpec:
+    """Pool configurations: small sizes (so exhaustion and overflow are common), LIFO and FIFO,
+    and, a third of the time, a plain pool (no validate, expiry or leak threshold: the fast
+    paths) with or without reset and destroy."""
+    plain = draw(st.integers(0, 2)) == 0
+    return PoolSpec(
+        size=draw(st.integers(1, 3)),
+        max_overflow=draw(st.integers(0, 2)),
+        lifo=draw(st.booleans()),
+        max_lifetime_ns=None if plain else draw(_limit_us()),
+        max_idle_ns=None if plain else draw(_limit_us()),
+        leak_threshold_ns=None if plain else draw(_limit_us()),
+        validate=False if plain else draw(st.booleans()),
+        reset=draw(st.booleans()),
+        destroy=draw(st.booleans()),
+    )

@@ -25,6 +25,7 @@ DEFAULT: Any = _Default()
 class PoolBase:
     _core: PoolCore
     _async: bool
+    _core_class: type[PoolCore] = PoolCore  # the decision core (planted variants replace it)
 
     def _setup(self, arguments: dict[str, Any]) -> None:
         clock = checked_clock(arguments["clock"])
@@ -44,7 +45,7 @@ class PoolBase:
             name=name,
             allow_async=self._async,
         )
-        self._core = PoolCore(config, clock, self)
+        self._core = self._core_class(config, clock, self)
         self._plain = self._core.plain
         self._fast_return = self._plain and config.reset is None
 

@@ -193,14 +193,14 @@ class PoolCore:
         return entry
 
     def _take_idle(self) -> Entry:
-        entry = self.idle.pop() if self.config.lifo else self.idle.popleft()
+        entry = self.idle.pop() if self.lifo else self.idle.popleft()
         entry.where = OUT
         return entry
 
     def _restore_idle(self, entry: Entry) -> None:
         """Put back an idle entry a cancelled checkout took, where it was, timestamps unchanged."""
         entry.where = IDLE
-        if self.config.lifo:
+        if self.lifo:
             self.idle.append(entry)
         else:
             self.idle.appendleft(entry)
@@ -223,7 +223,7 @@ class PoolCore:
             entry.where = OUT
             entry.returned_ns = now
             self._grant(entry)
-        elif len(self.owned) > config.size:
+        elif len(self.owned) > self.size:
             doomed.append(self._drop(entry, now, "overflow", None))
         else:
             entry.where = IDLE
@@ -362,20 +362,25 @@ class PoolCore:
     def destroy(self, entries: list[Entry]) -> Plan:
         """Call ``destroy`` on entries already forgotten (counted as destroyed). A failure is
         logged and reported as ``DestroyFailed``, never raised: the resource is gone either way.
-        Cancellation stops the remaining calls and propagates."""
+        Cancellation (or any ``BaseException``) is reported the same way, the remaining entries
+        are still destroyed, and then it propagates."""
         destroy = self.config.destroy
         if destroy is None:
             return
+        interrupted: BaseException | None = None
         for entry in entries:
             try:
                 yield Call(destroy, entry.resource)
-            except Exception as error:
-                log.warning(
-                    'pool "%s": destroy(%r) raised', self.config.name, entry.resource, exc_info=True
-                )
+            except BaseException as error:
+                if not isinstance(error, Exception):
+                    interrupted = interrupted or error
+                log.warning('pool "%s": destroy(%r) raised', self.config.name, entry.resource,
+                            exc_info=True)  # fmt: skip
                 with self.lock:
                     self.failed_destroys += 1
                     self._emit(DestroyFailed(self.config.name, self.now(), entry.resource, error))
+        if interrupted is not None:
+            raise interrupted
 
     def deliver(self) -> None:
         if self.listeners._pending:
@@ -397,26 +402,57 @@ class PoolCore:
         waiter: Waiter | None = None
         while True:
             doomed: list[Entry] = []
+            refused: PoolError | None = None
             with self.lock:
                 now = self.now()
                 previous = waiter
-                step, waiter = self._next_step(waiter, deadline, started, now, doomed, new_waker)
-            yield from self.destroy(doomed)
+                try:
+                    step, waiter = self._next_step(
+                        waiter, deadline, started, now, doomed, new_waker
+                    )
+                except PoolError as error:  # closed or timed out: still destroy what we dropped
+                    refused = error
+            if refused is not None:
+                yield from self.destroy(doomed)
+                raise refused
+            granted = previous is not None and previous.grant is step
+            try:
+                yield from self.destroy(doomed)
+            except BaseException:  # interrupted: give back what this step reserved
+                yield from self._release(step, granted)
+                raise
             if step is CREATE:
                 return (yield from self._create(started))
             if isinstance(step, Entry):
-                granted = previous is not None and previous.grant is step
                 lent = yield from self._vet(step, started, granted)
                 if lent is not None:
                     return lent
                 continue
             # Wait for a grant (or the deadline); the next step reads what happened.
-            assert isinstance(step, Waiter)
             try:
-                yield Wait(step, deadline)
+                yield Wait(step, deadline)  # type: ignore[arg-type]
             except BaseException:
-                yield from self._abandon(step)
+                yield from self._release(step, granted)
                 raise
+
+    def _release(self, step: Entry | _Create | Waiter, granted: bool) -> Plan:
+        """An interrupted checkout gives back what its step reserved, as if it had never come:
+        a waiter leaves the queue (passing on any grant), a reserved slot is freed, an entry
+        taken from the idle list goes back where it was (a granted one is placed afresh)."""
+        if isinstance(step, Waiter):
+            yield from self._abandon(step)
+            return
+        doomed: list[Entry] = []
+        with self.lock:
+            if step is CREATE:
+                self.creating -= 1
+                self._dispatch()
+            elif granted or self.closed:
+                self._place(step, self.now(), doomed)  # type: ignore[arg-type]
+            else:
+                self._restore_idle(step)  # type: ignore[arg-type]
+                self._dispatch()
+        yield from self.destroy(doomed)
 
     def _next_step(
         self,
@@ -508,14 +544,7 @@ class PoolCore:
             except Exception as raised:
                 valid, error = False, raised
             except BaseException:  # cancelled mid-validation: as if this checkout never took it
-                doomed: list[Entry] = []
-                with self.lock:
-                    if granted or self.closed:
-                        self._place(entry, self.now(), doomed)  # as if returned just now
-                    else:
-                        self._restore_idle(entry)  # back where it was, timestamps unchanged
-                        self._dispatch()
-                yield from self.destroy(doomed)
+                yield from self._release(entry, granted)
                 raise
         doomed = []
         with self.lock:
@@ -628,6 +657,8 @@ class PoolCore:
         every later checkout with ``PoolClosed``. Idempotent."""
         with self.lock:
             now = self.now()
+            if self.config.leak_threshold_ns is not None:
+                self.scan_leaks(now)
             self.closed = True
             doomed = [self._drop(entry, now, "closed", None) for entry in self.idle]
             self.idle.clear()

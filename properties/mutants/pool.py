@@ -1,0 +1,101 @@
+"""Planted bugs in the pool's decision core, each a small variant standing for a real slip
+(see ../shared/notes/bug-classes.md items 17-21). ``POOL_MUTANTS`` maps a name to
+(asynchronous target?, pool class); the core variant is plugged in through ``_core_class``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from resilience import AsyncResourcePool, ResourcePool
+from resilience.pool.core import IDLE, Entry, PoolCore
+
+__all__ = ["POOL_MUTANTS"]
+
+
+class DoubleCheckinAccepted(PoolCore):
+    """Check-in of an idle resource is taken as a normal return (class 21: released twice)."""
+
+    def leased_entry(self, resource: object) -> Entry:
+        entry = self.owned.get(id(resource))
+        if entry is not None and entry.resource is resource and entry.where == IDLE:
+            self.idle.remove(entry)
+            entry.where = "leased"
+            return entry
+        return super().leased_entry(resource)
+
+
+class OverflowKeptIdle(PoolCore):
+    """Returned overflow resources are kept idle: the pool never shrinks back to ``size``."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.size = self.config.capacity
+
+
+class FactoryFailureLeaksSlot(PoolCore):
+    """A raising factory keeps its reserved slot (class 21: a permit never released)."""
+
+    def _create(self, started: int) -> Any:
+        try:
+            return (yield from super()._create(started))
+        except Exception:
+            with self.lock:
+                self.creating += 1
+            raise
+
+
+class ExpiredHandedOut(PoolCore):
+    """Idle resources past ``max_lifetime`` / ``max_idle`` are lent anyway."""
+
+    def _expired(self, entry: Entry, now: int) -> str | None:
+        return None
+
+
+class LifoFifoSwapped(PoolCore):
+    """The idle order is the opposite of the one configured."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.lifo = not self.lifo
+
+
+class CancelledCreateKeepsSlot(PoolCore):
+    """A checkout cancelled while its factory runs keeps the slot (class 17: cancelled between
+    "acquired" and "owned")."""
+
+    def _create(self, started: int) -> Any:
+        try:
+            return (yield from super()._create(started))
+        except BaseException as error:
+            if not isinstance(error, Exception):
+                with self.lock:
+                    self.creating += 1
+            raise
+
+
+class CancelledValidationLosesResource(PoolCore):
+    """A checkout cancelled mid-validation forgets to put the resource back (class 18: a lost
+    connection)."""
+
+    def _release(self, step: Any, granted: bool) -> Any:
+        if isinstance(step, Entry):
+            return
+            yield  # a generator, like the original
+        yield from super()._release(step, granted)
+
+
+def _sync(core: type[PoolCore]) -> type:
+    return type(f"ResourcePool_{core.__name__}", (ResourcePool,), {"_core_class": core})
+
+
+def _async(core: type[PoolCore]) -> type:
+    return type(f"AsyncResourcePool_{core.__name__}", (AsyncResourcePool,), {"_core_class": core})
+
+
+POOL_MUTANTS: dict[str, tuple[bool, type]] = {
+    **{core.__name__: (False, _sync(core)) for core in (
+        DoubleCheckinAccepted, OverflowKeptIdle, FactoryFailureLeaksSlot, ExpiredHandedOut,
+        LifoFifoSwapped)},
+    **{core.__name__: (True, _async(core)) for core in (
+        CancelledCreateKeepsSlot, CancelledValidationLosesResource)},
+}  # fmt: skip

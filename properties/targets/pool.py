@@ -1,0 +1,185 @@
+"""The pool under test, behind one small driver for the sync and the async pool.
+
+The driver owns the scripted callbacks: resources are ``Thing(n)`` numbered in creation order, and
+each callback call is recorded, then does what ``script`` says for that callback (pop "fail" to
+raise ``Scripted``, "no" for a validate that answers False). For the async pool the callbacks are
+coroutines that yield to the loop once; ``cancel_at`` makes the n-th callback call of the next
+operation cancel its own task right there, a real ``task.cancel()`` at a real await point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from resilience import AsyncResourcePool, ResourcePool
+from resilience.clock import Clock
+from resilience.events import Event
+
+__all__ = ["POOL_TARGETS", "PoolDriver", "PoolTarget", "Scripted", "Thing", "pool_target"]
+
+
+class Scripted(Exception):
+    """The failure a scripted callback raises."""
+
+
+@dataclass(eq=False)
+class Thing:
+    """A resource; identity is what the pool tracks, ``n`` is its creation number."""
+
+    n: int
+
+
+class PoolDriver:
+    """Runs pool operations for the machine; ``asynchronous`` drives an ``AsyncResourcePool``
+    on a private event loop, one ``run_until_complete`` per operation."""
+
+    def __init__(self, target: PoolTarget, spec: Any, clock: Clock) -> None:
+        self.asynchronous = target.asynchronous
+        self.script: dict[str, str] = {}
+        self.calls: list[tuple[str, int | None]] = []
+        self.events: list[Event] = []
+        self.made = 0
+        self.cancel_at: int | None = None
+        self._count = 0
+        self.loop = asyncio.new_event_loop() if self.asynchronous else None
+        hooks = {
+            "validate": self._validate if spec.validate else None,
+            "reset": self._reset if spec.reset else None,
+            "destroy": self._destroy if spec.destroy else None,
+        }
+        if self.asynchronous:
+            hooks = {k: (self._async(f) if f else None) for k, f in hooks.items()}
+        factory = self._async(self._factory) if self.asynchronous else self._factory
+        pool_class = target.pool_class
+        self.pool: Any = pool_class(
+            factory,
+            size=spec.size,
+            max_overflow=spec.max_overflow,
+            timeout=0,
+            lifo=spec.lifo,
+            max_lifetime=_seconds(spec.max_lifetime_ns),
+            max_idle=_seconds(spec.max_idle_ns),
+            leak_threshold=_seconds(spec.leak_threshold_ns),
+            name="pool",
+            clock=clock,
+            **hooks,
+        )
+        self.pool.subscribe(self.events.append)
+
+    def close_loop(self) -> None:
+        if self.loop is not None:
+            self.loop.close()
+
+    # ---------------------------------------------------------------- scripted callbacks
+
+    def _record(self, name: str, thing: Thing | None) -> bool:
+        """Record the call; True if this call is the one to cancel."""
+        self.calls.append((name, None if thing is None else thing.n))
+        index, self._count = self._count, self._count + 1
+        return index == self.cancel_at
+
+    def _outcome(self, name: str) -> str:
+        outcome = self.script.pop(name, "ok")
+        if outcome == "fail":
+            raise Scripted(f"scripted {name} failure")
+        return outcome
+
+    def _factory(self) -> Thing:
+        self._record("factory", None)
+        self._outcome("factory")
+        thing = Thing(self.made)
+        self.made += 1
+        return thing
+
+    def _validate(self, thing: Thing) -> bool:
+        self._record("validate", thing)
+        return self._outcome("validate") != "no"
+
+    def _reset(self, thing: Thing) -> None:
+        self._record("reset", thing)
+        self._outcome("reset")
+
+    def _destroy(self, thing: Thing) -> None:
+        self._record("destroy", thing)
+        self._outcome("destroy")
+
+    def _async(self, sync: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+        name = sync.__name__.lstrip("_")
+
+        async def callback(*args: Any) -> Any:
+            thing = args[0] if args else None
+            if self._record(name, thing):
+                task = asyncio.current_task()
+                assert task is not None
+                task.cancel()
+            await asyncio.sleep(0)  # the await point (cancelled here, if chosen)
+            self.calls.pop()  # recorded again by the sync body, once it really runs
+            self._count -= 1
+            return sync(*args)
+
+        return callback
+
+    # ---------------------------------------------------------------- operations
+
+    def run(self, operation: str, *args: Any, cancel_at: int | None = None) -> Any:
+        """``operation`` on the pool; returns its result or raises its exception
+        (``asyncio.CancelledError`` when cancelled)."""
+        self.cancel_at, self._count = cancel_at, 0
+        try:
+            if self.loop is None:
+                return getattr(self.pool, operation)(*args)
+            return self.loop.run_until_complete(getattr(self.pool, operation)(*args))
+        finally:
+            self.cancel_at = None
+
+    def lease_block(self, invalidate: bool) -> Any:
+        """``with pool.lease() as r:`` (optionally invalidating r inside); returns r."""
+        if self.loop is None:
+            with self.pool.lease() as thing:
+                if invalidate:
+                    self.pool.invalidate(thing)
+            return thing
+
+        async def block() -> Any:
+            async with self.pool.lease() as thing:
+                if invalidate:
+                    await self.pool.invalidate(thing)
+            return thing
+
+        self._count = 0
+        return self.loop.run_until_complete(block())
+
+    def lent(self) -> set[int]:
+        """The numbers of the resources lent out now (from the core's registry)."""
+        core = self.pool._core
+        return {e.resource.n for e in core.owned.values() if e.where == "leased"}
+
+    def idle_order(self) -> list[int]:
+        return [e.resource.n for e in self.pool._core.idle]
+
+
+def _seconds(ns: int | None) -> object:
+    return None if ns is None else Fraction(ns, 10**9)
+
+
+@dataclass(frozen=True)
+class PoolTarget:
+    name: str
+    pool_class: type
+    asynchronous: bool
+
+    def build(self, spec: Any, clock: Clock) -> PoolDriver:
+        return PoolDriver(self, spec, clock)
+
+
+def pool_target(asynchronous: bool, pool_class: type | None = None, name: str = "") -> PoolTarget:
+    default = AsyncResourcePool if asynchronous else ResourcePool
+    label = name or ("async" if asynchronous else "sync")
+    return PoolTarget(label, pool_class or default, asynchronous)
+
+
+POOL_TARGETS = {"sync": pool_target(False), "async": pool_target(True)}
