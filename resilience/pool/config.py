@@ -20,8 +20,9 @@ def _callback(field: str, value: object, *, required: bool, allow_async: bool) -
         return None
     if not callable(value):
         raise ConfigError(field, value, "must be callable" + ("" if required else " or None"))
-    if not allow_async and (
-        inspect.iscoroutinefunction(value) or inspect.isasyncgenfunction(value)
+    call = getattr(value, "__call__", None)  # noqa: B004 - an instance with async __call__
+    if not allow_async and any(
+        inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f) for f in (value, call)
     ):
         raise ConfigError(
             field, value, "is an async function: use AsyncResourcePool for async callbacks"

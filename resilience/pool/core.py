@@ -698,6 +698,7 @@ class PoolCore:
         s = self.status()
         return (
             f"size={s['size']} max_overflow={s['max_overflow']} idle={s['idle']} "
-            f"in_use={s['in_use']} waiting={s['waiting']} created={s['created']} "
+            f"in_use={s['in_use']} creating={s['creating']} waiting={s['waiting']} "
+            f"created={s['created']} "
             f"destroyed={s['destroyed']}" + (" closed" if s["closed"] else "")
         )

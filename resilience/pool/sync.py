@@ -88,6 +88,8 @@ class Lease(Generic[R]):
         if self._lease >= 0:
             raise RuntimeError("this lease is already in use; call pool.lease() for another")
         pool = self._pool
+        if self._timeout is not DEFAULT:
+            pool._timeout_ns(self._timeout)  # a bad timeout is an error even if none is needed
         lent = pool._core.lend_idle() if pool._plain else None  # the hot path, one frame less
         if lent is None:
             lent = pool._checkout(self._timeout)
@@ -148,12 +150,13 @@ class ResourcePool(PoolBase, Generic[R]):
 
     def _checkout(self, timeout: object) -> tuple[Any, int]:
         core = self._core
+        timeout_ns = self._timeout_ns(timeout)
         if self._plain:
             lent = core.lend_idle()
             if lent is not None:
                 core.deliver()
                 return lent
-        return run(core, core.checkout(self._timeout_ns(timeout), _ThreadWaker))  # type: ignore[no-any-return]
+        return run(core, core.checkout(timeout_ns, _ThreadWaker))  # type: ignore[no-any-return]
 
     def checkin(self, resource: R) -> None:
         """Give back a resource from ``checkout``: ``PoolError`` if it is not lent out now."""
