@@ -167,10 +167,9 @@ LIMITER_KEYS: tuple[object, ...] = (
 limiter_keys = st.sampled_from(LIMITER_KEYS)
 
 
-def _limit_us() -> st.SearchStrategy[int | None]:
-    return st.one_of(
-        st.none(), st.integers(min_value=1, max_value=5_000).map(lambda us: us * 1_000)
-    )
+def _limit_ns(longest_us: int) -> st.SearchStrategy[int | None]:
+    """None, or a whole number of microseconds up to ``longest_us``, in ns."""
+    return st.one_of(st.none(), st.integers(1, longest_us).map(lambda us: us * 1_000))
 
 
 @st.composite
@@ -183,9 +182,11 @@ def pool_specs(draw: st.DrawFn) -> PoolSpec:
         size=draw(st.integers(1, 3)),
         max_overflow=draw(st.integers(0, 2)),
         lifo=draw(st.booleans()),
-        max_lifetime_ns=None if plain else draw(_limit_us()),
-        max_idle_ns=None if plain else draw(_limit_us()),
-        leak_threshold_ns=None if plain else draw(_limit_us()),
+        # Lifetimes run longer than idle limits, so both kinds of expiry are met (the lifetime
+        # is the reason given whenever both have passed).
+        max_lifetime_ns=None if plain else draw(_limit_ns(50_000)),
+        max_idle_ns=None if plain else draw(_limit_ns(5_000)),
+        leak_threshold_ns=None if plain else draw(_limit_ns(5_000)),
         validate=False if plain else draw(st.booleans()),
         reset=draw(st.booleans()),
         destroy=draw(st.booleans()),

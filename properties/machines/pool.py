@@ -171,6 +171,22 @@ class PoolMachine(RuleBasedStateMachine):
         lent = self._checkout_one(data.draw(self._cancel_points(), label="cancel_at"))
         return multiple() if lent is None else lent
 
+    @precondition(lambda self: self.spec.validate and self.model.idle)
+    @rule(target=leases, answer=st.sampled_from(["fail", "no"]))
+    def invalid_on_checkout(self, answer: str) -> Any:
+        """The next validate fails (raises or answers False), then a checkout meets it."""
+        self.model.script["validate"] = self.driver.script["validate"] = answer
+        lent = self._checkout_one()
+        return multiple() if lent is None else lent
+
+    @precondition(lambda self: self.target.asynchronous and self.spec.validate and self.model.idle)
+    @rule(target=leases)
+    def cancel_validation(self) -> Any:
+        """Cancel a checkout at its first callback: the validation of an idle resource (or the
+        destroy of an expired one met first)."""
+        lent = self._checkout_one(cancel_at=0)
+        return multiple() if lent is None else lent
+
     @rule(target=leases, count=st.integers(2, 5))
     def burst(self, count: int) -> Any:
         """Several checkouts in a row, until the pool is exhausted or refuses."""
@@ -185,26 +201,38 @@ class PoolMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.model.idle and self.model.expiries())
     @rule(target=leases, past=st.booleans(), data=st.data())
     def age_idle(self, past: bool, data: st.DataObject) -> Any:
-        """Move to an idle resource's expiry (the last instant it may be lent, or 1 us past it)
-        and check out."""
-        expiry = data.draw(st.sampled_from(sorted(self.model.expiries())), label="expiry")
+        """Move to the next idle resource's expiry (the last instant it may be lent, or 1 us
+        past it) and check out."""
+        expiries = sorted(self.model.expiries())
+        expiry = data.draw(st.sampled_from([expiries[0], *expiries]), label="expiry")
         step_us = max(0, -(-(expiry - self.now) // NS_PER_US)) + (1 if past else 0)
         self.frozen.advance_us(step_us)
         lent = self._checkout_one()
         return multiple() if lent is None else lent
 
-    @rule(lease=consumes(leases), data=st.data())
-    def checkin(self, lease: int, data: st.DataObject) -> None:
-        cancel_at = data.draw(self._cancel_points(), label="cancel_at")
+    @rule(target=leases, first=consumes(leases), second=consumes(leases))
+    def return_two_take_one(self, first: int, second: int) -> Any:
+        """Check two resources in, then one out: LIFO lends the second back, FIFO the oldest
+        idle one (the order a pool reuses resources in is observable, and checked)."""
+        self._checkin_one(first)
+        self._checkin_one(second)
+        lent = self._checkout_one()
+        return multiple() if lent is None else lent
+
+    def _checkin_one(self, lease: int, cancel_at: int | None = None) -> None:
         before = len(self.model.events)
         expected = self._expect("checkin", lease, cancel_at=cancel_at)
         thing = self.things[lease]
-        self._compare(
-            "checkin", expected, lambda: self.driver.run("checkin", thing, cancel_at=cancel_at)
-        )
+        run = self.driver.run
+        self._compare("checkin", expected, lambda: run("checkin", thing, cancel_at=cancel_at))
         self._note(before)
         if isinstance(expected, Cancelled):
             self.reach("checkin cancelled")
+
+    @rule(lease=consumes(leases), data=st.data())
+    def checkin(self, lease: int, data: st.DataObject) -> None:
+        """Give a lease back, perhaps cancelled (async pool)."""
+        self._checkin_one(lease, data.draw(self._cancel_points(), label="cancel_at"))
 
     @rule(lease=consumes(leases), data=st.data())
     def invalidate(self, lease: int, data: st.DataObject) -> None:
@@ -244,11 +272,21 @@ class PoolMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def bad_checkin(self, data: st.DataObject) -> None:
-        """Double check-in, check-in after invalidate, or a foreign object: ``PoolError``."""
-        candidates = [n for n in self.things if n not in self.model.out]
-        thing = data.draw(
-            st.sampled_from([Thing(-1), *(self.things[n] for n in candidates)]), label="thing"
-        )
+        """Check-in after invalidate (or after the pool destroyed it), or of a foreign object:
+        ``PoolError``."""
+        idle = [res.rid for res in self.model.idle]
+        gone = [n for n in self.things if n not in self.model.out and n not in idle]
+        n = data.draw(st.sampled_from([-1, *gone]), label="resource")
+        self._refused_checkin(Thing(-1) if n == -1 else self.things[n])
+
+    @precondition(lambda self: self.model.idle)
+    @rule(data=st.data())
+    def double_checkin(self, data: st.DataObject) -> None:
+        """Check-in of a resource that is idle already: ``PoolError``, nothing changes."""
+        res = data.draw(st.sampled_from(self.model.idle), label="idle resource")
+        self._refused_checkin(self.things[res.rid])
+
+    def _refused_checkin(self, thing: Thing) -> None:
         before = len(self.model.events)
         expected = self._expect("checkin", -1, cancel_at=None)  # scans leaks, then refuses
         self._compare("checkin(bad)", expected, lambda: self.driver.run("checkin", thing))

@@ -282,9 +282,9 @@ class PoolModel:
         self._begin(now, None)
 
     def expiries(self) -> list[int]:
-        """The last instant each idle resource may still be lent."""
+        """The last instants the idle resource a checkout would take next may still be lent."""
         spec, found = self.spec, []
-        for res in self.idle:
+        for res in self.idle[-1:] if spec.lifo else self.idle[:1]:
             if spec.max_lifetime_ns is not None:
                 found.append(res.created + spec.max_lifetime_ns)
             if spec.max_idle_ns is not None:
