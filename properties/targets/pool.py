@@ -46,14 +46,16 @@ class PoolDriver:
         self.cancel_at: int | None = None
         self._count = 0
         self.loop = asyncio.new_event_loop() if self.asynchronous else None
+        make = self._async_callback if self.asynchronous else self._callback
         hooks = {
-            "validate": self._validate if spec.validate else None,
-            "reset": self._reset if spec.reset else None,
-            "destroy": self._destroy if spec.destroy else None,
+            name: make(name) if on else None
+            for name, on in (
+                ("validate", spec.validate),
+                ("reset", spec.reset),
+                ("destroy", spec.destroy),
+            )
         }
-        if self.asynchronous:
-            hooks = {k: (self._async(f) if f else None) for k, f in hooks.items()}
-        factory = self._async(self._factory) if self.asynchronous else self._factory
+        factory = make("factory")
         pool_class = target.pool_class
         self.pool: Any = pool_class(
             factory,
@@ -88,38 +90,35 @@ class PoolDriver:
             raise Scripted(f"scripted {name} failure")
         return outcome
 
-    def _factory(self) -> Thing:
-        self._record("factory", None)
-        self._outcome("factory")
-        thing = Thing(self.made)
-        self.made += 1
-        return thing
+    def _work(self, name: str, thing: Thing | None) -> Any:
+        """What a callback does once it runs: a new Thing (factory), True/False (validate),
+        or nothing; raises when scripted to."""
+        outcome = self._outcome(name)
+        if name == "factory":
+            thing, self.made = Thing(self.made), self.made + 1
+            return thing
+        return outcome != "no" if name == "validate" else None
 
-    def _validate(self, thing: Thing) -> bool:
-        self._record("validate", thing)
-        return self._outcome("validate") != "no"
+    def _callback(self, name: str) -> Callable[..., Any]:
+        """The sync callback: record the call, then do the work."""
 
-    def _reset(self, thing: Thing) -> None:
-        self._record("reset", thing)
-        self._outcome("reset")
+        def callback(thing: Thing | None = None) -> Any:
+            self._record(name, thing)
+            return self._work(name, thing)
 
-    def _destroy(self, thing: Thing) -> None:
-        self._record("destroy", thing)
-        self._outcome("destroy")
+        return callback
 
-    def _async(self, sync: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
-        name = sync.__name__.lstrip("_")
+    def _async_callback(self, name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
+        """The async callback: record the call, yield to the loop once (cancelling its own task
+        right there if this is the chosen call), then do the work."""
 
-        async def callback(*args: Any) -> Any:
-            thing = args[0] if args else None
+        async def callback(thing: Thing | None = None) -> Any:
             if self._record(name, thing):
                 task = asyncio.current_task()
                 assert task is not None
                 task.cancel()
-            await asyncio.sleep(0)  # the await point (cancelled here, if chosen)
-            self.calls.pop()  # recorded again by the sync body, once it really runs
-            self._count -= 1
-            return sync(*args)
+            await asyncio.sleep(0)  # the await point
+            return self._work(name, thing)
 
         return callback
 

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from resilience.clock import NS_PER_SECOND
 from resilience.errors import ConfigError
 from resilience.validation import duration_ns, int_at_least
 
@@ -98,6 +97,3 @@ class PoolConfig:
     def capacity(self) -> int:
         """The most resources that can exist at once: ``size + max_overflow``."""
         return self.size + self.max_overflow
-
-    def timeout_seconds(self, timeout_ns: int | None) -> float:
-        return float("inf") if timeout_ns is None else timeout_ns / NS_PER_SECOND
