@@ -168,8 +168,11 @@ limiter_keys = st.sampled_from(LIMITER_KEYS)
 
 
 def _limit_ns(longest_us: int) -> st.SearchStrategy[int | None]:
-    """None, or a whole number of microseconds up to ``longest_us``, in ns."""
-    return st.one_of(st.none(), st.integers(1, longest_us).map(lambda us: us * 1_000))
+    """None (a quarter of the time), or a whole number of microseconds up to ``longest_us``, in
+    ns."""
+    return st.tuples(st.integers(0, 3), st.integers(1, longest_us)).map(
+        lambda drawn: None if drawn[0] == 0 else drawn[1] * 1_000
+    )
 
 
 @st.composite
@@ -178,16 +181,22 @@ def pool_specs(draw: st.DrawFn) -> PoolSpec:
     and, a third of the time, a plain pool (no validate, expiry or leak threshold: the fast
     paths) with or without reset and destroy."""
     plain = draw(st.integers(0, 2)) == 0
+    max_idle_ns = None if plain else draw(_limit_ns(5_000))
+    max_lifetime_ns = None if plain else draw(_limit_ns(50_000))
+    if max_idle_ns is not None and max_lifetime_ns is not None and draw(st.booleans()):
+        # Half the time the lifetime is far longer than the idle limit, so resources expire by
+        # idling too (the lifetime is the reason given whenever both have passed, and Hypothesis
+        # favours small numbers: independent draws mostly give the shorter lifetime).
+        max_lifetime_ns = max_idle_ns + 10_000_000 + max_lifetime_ns
     return PoolSpec(
         size=draw(st.integers(1, 3)),
         max_overflow=draw(st.integers(0, 2)),
         lifo=draw(st.booleans()),
-        # Lifetimes run longer than idle limits, so both kinds of expiry are met (the lifetime
-        # is the reason given whenever both have passed).
-        max_lifetime_ns=None if plain else draw(_limit_ns(50_000)),
-        max_idle_ns=None if plain else draw(_limit_ns(5_000)),
+        max_lifetime_ns=max_lifetime_ns,
+        max_idle_ns=max_idle_ns,
         leak_threshold_ns=None if plain else draw(_limit_ns(5_000)),
-        validate=False if plain else draw(st.booleans()),
+        # validate is most of what the async pool's cancellation rules aim at
+        validate=False if plain else draw(st.integers(0, 3)) > 0,
         reset=draw(st.booleans()),
         destroy=draw(st.booleans()),
     )

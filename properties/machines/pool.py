@@ -42,7 +42,8 @@ def pool_coverage(asynchronous: bool) -> frozenset[str]:
         "close with leases out", "lease leaked", "reset fails",
     }  # fmt: skip
     if asynchronous:
-        labels |= {"checkout cancelled", "checkout cancelled mid-validation", "checkin cancelled"}
+        labels |= {"checkout cancelled", "checkout cancelled mid-validation", "checkin cancelled",
+                   "waiter served", "cancelled waiter passes its grant on"}  # fmt: skip
     return frozenset(labels)
 
 
@@ -179,11 +180,18 @@ class PoolMachine(RuleBasedStateMachine):
         lent = self._checkout_one()
         return multiple() if lent is None else lent
 
-    @precondition(lambda self: self.target.asynchronous and self.spec.validate and self.model.idle)
+    @precondition(
+        lambda self: self.target.asynchronous and self.spec.validate and not self.model.closed
+    )
     @rule(target=leases)
     def cancel_validation(self) -> Any:
-        """Cancel a checkout at its first callback: the validation of an idle resource (or the
-        destroy of an expired one met first)."""
+        """Cancel a checkout at its first callback: the validation of the idle resource it takes
+        (or, if that one has expired, its destroy). Unless a fresh resource is idle already, one
+        is checked out and in first."""
+        if not self.model.next_idle_fresh(self.now):
+            lent = self._checkout_one()
+            if lent is not None:
+                self._checkin_one(lent)
         lent = self._checkout_one(cancel_at=0)
         return multiple() if lent is None else lent
 
@@ -198,15 +206,25 @@ class PoolMachine(RuleBasedStateMachine):
             lent.append(n)
         return multiple(*lent)
 
-    @precondition(lambda self: self.model.idle and self.model.expiries())
+    @precondition(
+        lambda self: (
+            not self.model.closed
+            and (self.spec.max_idle_ns is not None or self.spec.max_lifetime_ns is not None)
+        )
+    )
     @rule(target=leases, past=st.booleans(), data=st.data())
     def age_idle(self, past: bool, data: st.DataObject) -> Any:
         """Move to the next idle resource's expiry (the last instant it may be lent, or 1 us
-        past it) and check out."""
+        past it) and check out. If nothing is idle, one is checked out and in first."""
+        if not self.model.idle:
+            lent = self._checkout_one()
+            if lent is not None:
+                self._checkin_one(lent)
         expiries = sorted(self.model.expiries())
-        expiry = data.draw(st.sampled_from([expiries[0], *expiries]), label="expiry")
-        step_us = max(0, -(-(expiry - self.now) // NS_PER_US)) + (1 if past else 0)
-        self.frozen.advance_us(step_us)
+        if expiries:
+            expiry = data.draw(st.sampled_from([expiries[0], *expiries]), label="expiry")
+            step_us = max(0, -(-(expiry - self.now) // NS_PER_US)) + (1 if past else 0)
+            self.frozen.advance_us(step_us)
         lent = self._checkout_one()
         return multiple() if lent is None else lent
 
@@ -247,6 +265,68 @@ class PoolMachine(RuleBasedStateMachine):
         )
         self._note(before)
         self.reach("invalidate")
+
+    @precondition(lambda self: self.target.asynchronous and self.model.exhausted())
+    @rule(
+        target=leases,
+        lease=consumes(leases),
+        release=st.sampled_from(["checkin", "invalidate"]),
+        cancel=st.lists(st.booleans(), min_size=1, max_size=3),
+    )
+    def wait_for_release(self, lease: int, release: str, cancel: list[bool]) -> Any:
+        """On an exhausted pool, one to three checkouts with no time limit wait, in order. A
+        lease is released (checked in or invalidated) and the chosen waiters are cancelled at
+        once, before any waiter has run again. What frees up is granted to the first waiter; a
+        cancelled waiter passes its grant on; every waiter ends as the model says; the ones
+        still waiting are then cancelled, and nothing is left waiting or reserved."""
+        now, before = self.now, len(self.model.events)
+        tasks = {}
+        for _ in cancel:
+            wid = self.model.wait(now)
+            tasks[wid] = self.driver.start_waiter()
+        assert not any(task.done() for task in tasks.values()), "a checkout did not wait"
+        chosen = [task for task, off in zip(tasks.values(), cancel, strict=True) if off]
+        expected_release = self._expect(release, lease, cancel_at=None)
+        self._compare(
+            release,
+            expected_release,
+            lambda: self.driver.release_then_cancel(release, self.things[lease], chosen),
+        )
+        outcomes: dict[int, Any] = {}
+        for wid, off in zip(tasks, cancel, strict=True):  # the cancelled ones run first
+            if off:
+                if wid in self.model.granted:
+                    self.reach("cancelled waiter passes its grant on")
+                self.model.abandon(now, wid)
+                outcomes[wid] = Cancelled()
+        while granted := [wid for wid in tasks if wid in self.model.granted]:
+            try:
+                outcomes[granted[0]] = self.model.resume(now, granted[0])
+            except Refused as refused:
+                outcomes[granted[0]] = refused
+        self.driver.settle(list(tasks.values()), chosen)
+        lent = []
+        for wid, task in tasks.items():
+            if wid not in outcomes:
+                assert not task.done(), f"waiter {wid} ended ({task!r}); the model: it waits"
+                continue
+            assert task.done(), f"waiter {wid} never woke; the model: {outcomes[wid]!r}"
+            thing = self._compare(f"waiter {wid}", outcomes[wid], task.result)
+            if isinstance(outcomes[wid], int):
+                assert thing.n == outcomes[wid], f"waiter got #{thing.n}; model #{outcomes[wid]}"
+                self.things[thing.n] = thing
+                lent.append(thing.n)
+                self.reach("waiter served")
+        still = [tasks[wid] for wid in tasks if wid not in outcomes]
+        for wid in tasks:
+            if wid not in outcomes:
+                self.model.abandon(now, wid)
+        for task in still:
+            task.cancel()
+        self.driver.settle([], still)
+        assert all(task.done() for task in tasks.values()), "a cancelled waiter never ended"
+        self._note(before)
+        return multiple(*lent)
 
     @rule(invalidate=st.booleans())
     def lease_block(self, invalidate: bool) -> None:

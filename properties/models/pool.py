@@ -3,8 +3,12 @@
 Resources are numbered in creation order. The model walks each operation through the same
 decisions the README states, in the same order, and records what a user can observe: which
 resource a checkout returns, every counter, every event, and every call of ``factory``,
-``validate``, ``reset`` and ``destroy``. No waiters here: the machine's checkouts never block
-(``timeout=0``); waiting is checked by its own properties and example tests.
+``validate``, ``reset`` and ``destroy``.
+
+Waiters: ``wait`` queues a checkout that found nothing (no time limit). Whatever frees up while
+anyone waits goes to the first waiter as a *grant* (the returned resource, or "create": a slot
+reserved for it); ``resume`` carries a granted waiter's checkout on, ``abandon`` cancels a waiter,
+which passes any grant on as if it had been returned. Everything else never blocks.
 
 Scripted callbacks: ``script`` says what the *next* call of each callback does ("fail" raises,
 a validate may also answer "no"), and ``cancel_at`` cancels the operation at its n-th callback
@@ -68,6 +72,10 @@ class PoolModel:
     events: list[tuple[object, ...]] = field(default_factory=list)
     calls: list[tuple[str, int | None]] = field(default_factory=list)  # (callback, rid)
     script: dict[str, str] = field(default_factory=dict)  # callback -> "fail" / "no"
+    waiting: list[int] = field(default_factory=list)  # waiter ids, in arrival order
+    granted: dict[int, Res | str] = field(default_factory=dict)  # waiter id -> Res / "create"
+    reserved: int = 0  # "create" grants not yet used: each holds a slot
+    next_wid: int = 0
     # per operation:
     _now: int = 0
     _cancel_at: int | None = None
@@ -87,6 +95,13 @@ class PoolModel:
 
     def live(self) -> int:
         return len(self.idle) + len(self.out)
+
+    def exhausted(self) -> bool:
+        """A checkout now would wait: open, nothing idle, no free slot."""
+        return not self.closed and not self.idle and self.free_slots() <= 0
+
+    def free_slots(self) -> int:
+        return self.spec.capacity - self.live() - self.reserved
 
     # ---------------------------------------------------------------- callbacks
 
@@ -167,6 +182,9 @@ class PoolModel:
     def checkout(self, now: int, cancel_at: int | None = None) -> int:
         """A checkout that may not wait: the rid lent, or ``Refused`` / ``Cancelled``."""
         self._begin(now, cancel_at)
+        return self._checkout()
+
+    def _checkout(self) -> int:
         while True:
             if self.closed:
                 raise Refused("closed")
@@ -179,7 +197,7 @@ class PoolModel:
                     candidate = res
                     break
                 doomed.append(self._drop(res, reason))
-            creating = candidate is None and self.live() < self.spec.capacity
+            creating = candidate is None and self.free_slots() > 0
             if candidate is None and not creating:
                 self.counts["timeouts"] += 1
                 self._event("timeout", 0)
@@ -218,6 +236,7 @@ class PoolModel:
         if outcome != "ok":
             self.counts["failed_creates"] += 1
             self._event("create_failed", "scripted")
+            self._dispatch()  # the slot is free again
             raise Refused("factory")
         res = Res(self.next_rid, self._now, self._now)
         self.next_rid += 1
@@ -244,6 +263,7 @@ class PoolModel:
         if failure is not None:
             self.counts["failed_resets"] += 1
             doomed = [self._drop(res, "reset failed", failure)]
+            self._dispatch()
         else:
             doomed = self._place(res)
         self._destroy(doomed)
@@ -251,17 +271,86 @@ class PoolModel:
             raise Cancelled
 
     def _place(self, res: Res) -> list[Res]:
-        spec = self.spec
+        """A resource (in ``out``) is free again: destroyed (closed, past its lifetime), handed
+        to the first waiter, destroyed as overflow, or idle; then free slots go to waiters."""
+        spec, doomed = self.spec, []
         if self.closed:
-            return [self._drop(res, "closed")]
-        if spec.max_lifetime_ns is not None and self._now - res.created > spec.max_lifetime_ns:
-            return [self._drop(res, "max_lifetime")]
-        if self.live() > spec.size:
-            return [self._drop(res, "overflow")]
-        del self.out[res.rid]
-        res.returned = self._now
-        self.idle.append(res)
-        return []
+            doomed.append(self._drop(res, "closed"))
+        elif spec.max_lifetime_ns is not None and self._now - res.created > spec.max_lifetime_ns:
+            doomed.append(self._drop(res, "max_lifetime"))
+        elif self.waiting:
+            res.returned = self._now  # handed over as it is: it stays in use
+            self.granted[self.waiting.pop(0)] = res
+        elif self.live() > spec.size:
+            doomed.append(self._drop(res, "overflow"))
+        else:
+            del self.out[res.rid]
+            res.returned = self._now
+            self.idle.append(res)
+        self._dispatch()
+        return doomed
+
+    def _dispatch(self) -> None:
+        """Grant a free slot to each waiter, first come first served (nothing is idle while
+        anyone waits: a returned resource goes straight to a waiter)."""
+        while self.waiting:
+            if self.closed:
+                self.granted[self.waiting.pop(0)] = "closed"
+            elif self.free_slots() > 0:
+                self.reserved += 1
+                self.granted[self.waiting.pop(0)] = "create"
+            else:
+                return
+
+    # ---------------------------------------------------------------- waiting
+
+    def wait(self, now: int) -> int:
+        """A checkout with no time limit that finds nothing idle and no free slot: it waits.
+        Returns the waiter's id."""
+        self._begin(now, None)
+        assert self.exhausted(), "a checkout now would not wait"
+        wid, self.next_wid = self.next_wid, self.next_wid + 1
+        self.waiting.append(wid)
+        return wid
+
+    def abandon(self, now: int, wid: int) -> None:
+        """The waiter's task is cancelled while it waits: it leaves the queue, or passes on what
+        it was granted (a resource is placed as if returned, a reserved slot is freed)."""
+        self._now, self._cancel_at, self._made = now, None, 0
+        if wid in self.waiting:
+            self.waiting.remove(wid)
+            return
+        grant = self.granted.pop(wid)
+        if grant == "create":
+            self.reserved -= 1
+            self._dispatch()
+        elif isinstance(grant, Res):
+            self._destroy(self._place(grant))
+
+    def resume(self, now: int, wid: int) -> int:
+        """A granted waiter wakes and carries its checkout on: the rid lent, or ``Refused``."""
+        self._now, self._cancel_at, self._made = now, None, 0
+        grant = self.granted.pop(wid)
+        if grant == "closed":
+            raise Refused("closed")
+        if grant == "create":
+            self.reserved -= 1
+            return self._create()
+        assert isinstance(grant, Res)
+        reason = self._expired(grant)
+        if reason is not None:  # its slot stays ours: the checkout goes on below
+            self._destroy([self._drop(grant, reason)])
+        elif not self.spec.validate:
+            return self._lend(grant)
+        else:
+            verdict = self._call("validate", grant.rid)
+            if verdict == "ok":
+                return self._lend(grant)
+            self.counts["failed_validations"] += 1
+            self._drop(grant, "invalid", "scripted" if verdict == "fail" else None)
+            self._destroy([grant])
+        assert self.free_slots() > 0, "a waiter lost the slot it was granted"
+        return self._checkout()
 
     def invalidate(self, now: int, rid: int, cancel_at: int | None = None) -> None:
         self._begin(now, cancel_at)
@@ -269,13 +358,16 @@ class PoolModel:
         if res is None:
             raise Refused("not lent")
         self.counts["invalidated"] += 1
-        self._destroy([self._drop(res, "invalidated")])
+        doomed = [self._drop(res, "invalidated")]
+        self._dispatch()
+        self._destroy(doomed)
 
     def close(self, now: int, cancel_at: int | None = None) -> None:
         self._begin(now, cancel_at)
         self.closed = True
         doomed = [self._drop(res, "closed") for res in self.idle]
         self.idle.clear()
+        self._dispatch()
         self._destroy(doomed)
 
     def check_leaks(self, now: int) -> None:
@@ -290,6 +382,10 @@ class PoolModel:
             if spec.max_idle_ns is not None:
                 found.append(res.returned + spec.max_idle_ns)
         return found
+
+    def next_idle_fresh(self, now: int) -> bool:
+        """A resource is idle, and the one a checkout takes next has not expired."""
+        return bool(self.idle) and all(now <= instant for instant in self.expiries())
 
     def instants(self) -> list[int]:
         """When something changes by time alone: expiries and leak thresholds (the instant

@@ -4,10 +4,11 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from resilience import AsyncResourcePool, ResourcePool
-from resilience.pool.core import IDLE, Entry, PoolCore
+from resilience.pool.core import IDLE, Entry, PoolCore, Waiter
 
 __all__ = ["POOL_MUTANTS"]
 
@@ -84,6 +85,38 @@ class CancelledValidationLosesResource(PoolCore):
         yield from super()._release(step, granted)
 
 
+class CancelledWaiterKeepsSlot(PoolCore):
+    """A waiter cancelled after something was granted to it drops the grant instead of passing it
+    on (class 17: the returned connection, or the reserved slot, is lost with the task)."""
+
+    def _abandon(self, waiter: Waiter) -> Any:
+        with self.lock:
+            if waiter.grant is None:
+                self.waiters.remove(waiter)
+        return
+        yield  # a generator, like the original
+
+
+class GrantWithoutWakeUp(PoolCore):
+    """A grant is recorded for the first waiter, but the waiter is never woken (class 19: the
+    notify is missed; the waiter sleeps until its deadline, here forever)."""
+
+    def _grant(self, grant: Any) -> None:
+        self.waiters.popleft().grant = grant
+
+
+class ReturnIgnoresWaiters(PoolCore):
+    """A returned resource goes back to the idle list while someone waits (class 19: the
+    check-in neither hands it over nor wakes anyone)."""
+
+    def _place(self, entry: Entry, now: int, doomed: list[Entry]) -> None:
+        waiters, self.waiters = self.waiters, deque()
+        try:
+            super()._place(entry, now, doomed)
+        finally:
+            self.waiters = waiters
+
+
 def _sync(core: type[PoolCore]) -> type:
     return type(f"ResourcePool_{core.__name__}", (ResourcePool,), {"_core_class": core})
 
@@ -97,5 +130,6 @@ POOL_MUTANTS: dict[str, tuple[bool, type]] = {
         DoubleCheckinAccepted, OverflowKeptIdle, FactoryFailureLeaksSlot, ExpiredHandedOut,
         LifoFifoSwapped)},
     **{core.__name__: (True, _async(core)) for core in (
-        CancelledCreateKeepsSlot, CancelledValidationLosesResource)},
+        CancelledCreateKeepsSlot, CancelledValidationLosesResource, CancelledWaiterKeepsSlot,
+        GrantWithoutWakeUp, ReturnIgnoresWaiters)},
 }  # fmt: skip

@@ -74,6 +74,10 @@ class PoolDriver:
 
     def close_loop(self) -> None:
         if self.loop is not None:
+            pending = [task for task in asyncio.all_tasks(self.loop) if not task.done()]
+            for task in pending:  # left by a failed step: end them quietly
+                task.cancel()
+            self._spin(lambda: all(task.done() for task in pending))
             self.loop.close()
 
     # ---------------------------------------------------------------- scripted callbacks
@@ -151,6 +155,52 @@ class PoolDriver:
 
         self._count = 0
         return self.loop.run_until_complete(block())
+
+    # ---------------------------------------------------------------- waiters (async pool)
+
+    def start_waiter(self) -> asyncio.Task[Any]:
+        """``pool.checkout(None)`` (no time limit) as a task, run until it waits (or ends)."""
+        assert self.loop is not None
+        core = self.pool._core
+        waiting = len(core.waiters)
+        task = self.loop.create_task(self.pool.checkout(None))
+        self._spin(lambda: task.done() or len(core.waiters) > waiting)
+        return task
+
+    def release_then_cancel(self, operation: str, thing: Thing, cancel: list[Any]) -> None:
+        """``operation`` ("checkin" or "invalidate") on ``thing``, then cancel the ``cancel``
+        tasks at once: before any waiter granted something by the release has run again."""
+
+        async def release() -> None:
+            try:
+                await getattr(self.pool, operation)(thing)
+            finally:
+                for task in cancel:
+                    task.cancel()
+
+        assert self.loop is not None
+        self._count = 0
+        self.loop.run_until_complete(release())
+
+    def settle(self, tasks: list[Any], cancelled: list[Any]) -> None:
+        """Run the loop until every cancelled task has ended and every other one has ended or
+        waits with nothing granted. Bounded: a waiter granted something but never woken (a
+        missed wake-up) stays pending, for the machine to see."""
+        waiters = self.pool._core.waiters
+        self._spin(
+            lambda: (
+                all(task.done() for task in cancelled)
+                and sum(not task.done() for task in tasks) == len(waiters)
+            )
+        )
+
+    def _spin(self, until: Callable[[], bool], rounds: int = 100) -> None:
+        """Let the loop run, one ``sleep(0)`` at a time, until ``until()`` (or ``rounds``)."""
+        assert self.loop is not None
+        for _ in range(rounds):
+            if until():
+                return
+            self.loop.run_until_complete(asyncio.sleep(0))
 
     def lent(self) -> set[int]:
         """The numbers of the resources lent out now (from the core's registry)."""
