@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 from resilience.clock import NS_PER_SECOND, SystemClock, sleep_async
 from resilience.pool.base import DEFAULT, PoolBase
-from resilience.pool.core import Call, Plan, PoolCore, Wait, Waker
+from resilience.pool.core import LEASED, Call, Entry, Plan, PoolCore, Wait, Waker
 
 __all__ = ["AsyncLease", "AsyncResourcePool"]
 
@@ -85,26 +85,52 @@ async def run(core: PoolCore, plan: Plan) -> Any:
 class AsyncLease(Generic[R]):
     """``async with pool.lease() as resource:``; see ``Lease``."""
 
-    __slots__ = ("_lease", "_pool", "_resource", "_timeout")
+    __slots__ = ("_entry", "_lease", "_pool", "_resource", "_timeout")
 
     def __init__(self, pool: AsyncResourcePool[R], timeout: object) -> None:
         self._pool = pool
         self._timeout = timeout
-        self._resource: Any = None
+        self._entry: Entry | None = None  # the pool's entry, if lent by the fast path
+        self._resource: Any = None  # the resource, if lent by the checkout plan
         self._lease = -1
 
     async def __aenter__(self) -> R:
         if self._lease >= 0:
             raise RuntimeError("this lease is already in use; call pool.lease() for another")
-        self._resource, self._lease = await self._pool._checkout(self._timeout)
+        pool = self._pool
+        # As Lease.__enter__ (without awaiting anything, so nothing can cancel it midway): only
+        # the default timeout may skip _checkout, which validates a given one first.
+        if pool._plain and self._timeout is DEFAULT:
+            core = pool._core
+            lent = core.lend_idle()
+            if lent is not None:
+                self._entry, self._lease = lent
+                core.deliver()
+                return lent[0].resource  # type: ignore[return-value]
+        self._resource, self._lease = await pool._checkout(self._timeout)
         return self._resource  # type: ignore[no-any-return]
 
     async def __aexit__(
         self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
     ) -> None:
-        pool, resource = self._pool, self._resource
-        self._resource = None
-        await run(pool._core, pool._core.checkin(resource, self._lease))
+        pool, entry = self._pool, self._entry
+        core = pool._core
+        if entry is None or not pool._fast_return:  # lent by the plan, or a pool with reset
+            resource = self._resource if entry is None else entry.resource
+            self._entry = self._resource = None
+            await run(core, core.checkin(resource, self._lease))
+            return
+        self._entry = None
+        # As Lease.__exit__: the entry is ours, but it must still be lent under our lease
+        # number, or our lease has ended already (nothing to do).
+        doomed = None
+        with core.lock:
+            if entry.where == LEASED and entry.lease == self._lease:
+                doomed = core.return_entry(entry)
+        if doomed:
+            await run(core, core.destroy(doomed))  # delivers the events too
+        else:
+            core.deliver()
 
 
 class AsyncResourcePool(PoolBase, Generic[R]):

@@ -148,6 +148,10 @@ class PoolCore:
         self.size = config.size
         self.lock = threading.Lock()
         self.listeners = Listeners(owner)
+        self.pending = self.listeners._pending  # its queue (never replaced), for hot-path tests
+        # Without overflow a pool never holds more than ``size`` resources: a return cannot be
+        # overflow, and the hot paths skip counting.
+        self.may_overflow = config.max_overflow > 0
         self.idle: deque[Entry] = deque()  # returned last on the right
         # id(resource) -> entry, for every resource the pool holds (idle or not): in use is
         # len(owned) - len(idle), and lending or returning an idle resource touches no dict.
@@ -302,11 +306,13 @@ class PoolCore:
             and config.leak_threshold_ns is None
         )
 
-    def lend_idle(self) -> tuple[Any, int] | None:
+    def lend_idle(self) -> tuple[Entry, int] | None:
         """The first step of the checkout plan when it cannot wait, call or destroy anything: in
-        a plain pool (see ``plain``) with an idle resource, lend it. Otherwise ``None``: run the
-        plan. (With an idle resource nobody waits, so nobody is overtaken.) Written out flat:
-        this is the hot path of every lease."""
+        a plain pool (see ``plain``) with an idle resource, lend it (returns its entry and the
+        lease number). Otherwise ``None``: run the plan. (With an idle resource nobody waits, so
+        nobody is overtaken.) Written out flat: this is the hot path of every checkout.
+        ``Lease.__enter__`` carries a copy of this body (one call less per lease): keep the two
+        alike."""
         lock = self.lock
         lock.acquire()
         try:
@@ -314,48 +320,61 @@ class PoolCore:
             if not idle or self.closed:
                 return None
             entry = idle.pop() if self.lifo else idle.popleft()
-            resource = entry.resource
             now = time.monotonic_ns() if self.system_clock else self.now()
             entry.where = LEASED
             lease = entry.lease = entry.lease + 1
             entry.leased_ns = now
             self.checked_out += 1
             if self.listeners.active:
-                self._emit(ResourceCheckedOut(self.config.name, now, resource, 0))
-            return resource, lease
+                self._emit(ResourceCheckedOut(self.config.name, now, entry.resource, 0))
+            return entry, lease
         finally:
             lock.release()
 
     def return_lent(self, resource: object, lease: int | None) -> list[Entry] | None:
         """The whole checkin plan in a plain pool without ``reset``: returns the entries the
-        caller must still destroy (``destroy``); ``None`` when the plan must run instead."""
-        doomed: list[Entry] = []
+        caller must still destroy (``destroy``), or ``None`` if there are none. With ``lease``,
+        only that lease is ended, as in the plan."""
         lock = self.lock
         lock.acquire()
         try:
             entry = self.owned.get(id(resource))
             if entry is None or entry.where != LEASED or entry.resource is not resource:
                 if lease is not None:
-                    return doomed  # this lease ended already: nothing to do
+                    return None  # this lease ended already: nothing to do
                 self.leased_entry(resource)  # raises PoolError, saying why
-            if lease is not None and entry.lease != lease:  # type: ignore[union-attr]
-                return doomed
-            self.checked_in += 1
-            idle = self.idle
-            if self.listeners.active or self.closed or self.waiters:
-                now = self.now()
-                if self.listeners.active:
-                    held = now - entry.leased_ns  # type: ignore[union-attr]
-                    self._emit(ResourceCheckedIn(self.config.name, now, resource, held))
-                self._place(entry, now, doomed)  # type: ignore[arg-type]
-            elif len(self.owned) > self.size:
-                self._place(entry, self.now(), doomed)  # type: ignore[arg-type]
-            else:  # the common case of _place: back to the idle list (its time unused here)
-                entry.where = IDLE  # type: ignore[union-attr]
-                idle.append(entry)  # type: ignore[arg-type]
+            assert entry is not None
+            if lease is not None and entry.lease != lease:
+                return None
+            return self.return_entry(entry)
         finally:
             lock.release()
-        return doomed
+
+    def return_entry(self, entry: Entry) -> list[Entry] | None:
+        """(Locked.) Take back ``entry``, leased now, without ``reset``: ``_place`` it (returns
+        the entries to destroy) or, in the common case, make it idle again (returns ``None``).
+        ``Lease.__exit__`` carries a copy of this body (one call less per lease): keep the two
+        alike."""
+        self.checked_in += 1
+        listening = self.listeners.active
+        if (
+            listening
+            or self.closed
+            or self.waiters
+            or (self.may_overflow and len(self.owned) > self.size)
+        ):
+            doomed: list[Entry] = []
+            now = self.now()
+            if listening:
+                held = now - entry.leased_ns
+                self._emit(ResourceCheckedIn(self.config.name, now, entry.resource, held))
+            self._place(entry, now, doomed)
+            return doomed
+        # _place's last case (back to the idle list) without its checks, all false here, and
+        # without its timestamp: a plain pool has no max_idle to read it.
+        entry.where = IDLE
+        self.idle.append(entry)
+        return None
 
     # ---------------------------------------------------------------- effects with bookkeeping
 
@@ -383,7 +402,7 @@ class PoolCore:
             raise interrupted
 
     def deliver(self) -> None:
-        if self.listeners._pending:
+        if self.pending:
             self.listeners.deliver()
 
     # ---------------------------------------------------------------- plans

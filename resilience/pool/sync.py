@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from resilience.clock import NS_PER_SECOND, SystemClock
+from resilience.events import ResourceCheckedIn, ResourceCheckedOut
 from resilience.pool.base import DEFAULT, PoolBase
-from resilience.pool.core import Call, Plan, PoolCore, Wait, Waker
+from resilience.pool.core import IDLE, LEASED, Call, Entry, Plan, PoolCore, Wait, Waker
 
 __all__ = ["Lease", "ResourcePool"]
 
 R = TypeVar("R")
+
+_new = object.__new__
 
 #: While waiting on a clock other than the system clock (a frozen one in tests), re-read it at
 #: least this often in real seconds: thread waits cannot be told about another clock's progress.
@@ -76,40 +80,92 @@ class Lease(Generic[R]):
     checked in by hand inside the block, exit does nothing. An exception in the block does not
     discard the resource (``reset`` still runs); invalidate it to discard it."""
 
-    __slots__ = ("_lease", "_pool", "_resource", "_timeout")
+    __slots__ = ("_entry", "_lease", "_pool", "_resource", "_timeout")
 
     def __init__(self, pool: ResourcePool[R], timeout: object) -> None:
+        # ResourcePool.lease sets these without calling __init__: keep the two alike.
         self._pool = pool
         self._timeout = timeout
-        self._resource: Any = None
+        self._entry: Entry | None = None  # the pool's entry, if lent by the fast path
+        self._resource: Any = None  # the resource, if lent by the checkout plan
         self._lease = -1
 
     def __enter__(self) -> R:
         if self._lease >= 0:
             raise RuntimeError("this lease is already in use; call pool.lease() for another")
         pool = self._pool
-        # The hot path, one frame less: _checkout's fast case (which validates a given timeout
-        # first, so only the default timeout may skip it).
-        lent = pool._core.lend_idle() if pool._plain and self._timeout is DEFAULT else None
-        if lent is None:
-            lent = pool._checkout(self._timeout)
-        elif pool._core.listeners._pending:
-            pool._core.listeners.deliver()
-        self._resource, self._lease = lent
+        # Only the default timeout may skip _checkout, which validates a given one first.
+        if pool._plain and self._timeout is DEFAULT:
+            # The hot path of every lease: PoolCore.lend_idle, written out here to save a call
+            # (keep the two alike). It keeps the entry, so exit needs no lookup.
+            core = pool._core
+            lock = core.lock
+            lock.acquire()
+            try:
+                idle = core.idle
+                if idle and not core.closed:
+                    entry = idle.pop() if core.lifo else idle.popleft()
+                    now = time.monotonic_ns() if core.system_clock else core.now()
+                    entry.where = LEASED
+                    self._lease = entry.lease = entry.lease + 1
+                    entry.leased_ns = now
+                    core.checked_out += 1
+                    if core.listeners.active:
+                        core._emit(ResourceCheckedOut(core.config.name, now, entry.resource, 0))
+                    self._entry = entry
+                else:
+                    entry = None
+            finally:
+                lock.release()
+            if entry is not None:
+                if core.pending:
+                    core.listeners.deliver()
+                return entry.resource  # type: ignore[return-value]
+        self._resource, self._lease = pool._checkout(self._timeout)
         return self._resource  # type: ignore[no-any-return]
 
     def __exit__(
         self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
     ) -> None:
-        pool, resource = self._pool, self._resource
-        self._resource = None
-        if not pool._fast_return:
+        pool, entry = self._pool, self._entry
+        if entry is None or not pool._fast_return:  # lent by the plan, or a pool with reset
+            resource = self._resource if entry is None else entry.resource
+            self._entry = self._resource = None
             pool._checkin(resource, self._lease)
             return
-        core = pool._core  # the hot path, written out: _checkin's fast case, one frame less
-        doomed = core.return_lent(resource, self._lease)
-        if doomed or core.listeners._pending:
-            pool._checkin_finish(doomed)  # type: ignore[arg-type]
+        self._entry = None
+        # The hot path of every lease: PoolCore.return_lent and return_entry, written out here
+        # to save two calls (keep them alike). The entry is ours: no lookup, but it must still
+        # be lent under our lease number, or our lease has ended already (nothing to do).
+        core = pool._core
+        doomed: list[Entry] | None = None
+        lock = core.lock
+        lock.acquire()
+        try:
+            if entry.where == LEASED and entry.lease == self._lease:
+                core.checked_in += 1
+                listening = core.listeners.active
+                if (
+                    listening
+                    or core.closed
+                    or core.waiters
+                    or (core.may_overflow and len(core.owned) > core.size)
+                ):
+                    doomed = []
+                    now = core.now()
+                    if listening:
+                        held = now - entry.leased_ns
+                        core._emit(ResourceCheckedIn(core.config.name, now, entry.resource, held))
+                    core._place(entry, now, doomed)
+                else:  # _place's last case: see return_entry
+                    entry.where = IDLE
+                    core.idle.append(entry)
+        finally:
+            lock.release()
+        if doomed:
+            run(core, core.destroy(doomed))  # delivers the events too
+        elif core.pending:
+            core.listeners.deliver()
 
 
 class ResourcePool(PoolBase, Generic[R]):
@@ -140,7 +196,14 @@ class ResourcePool(PoolBase, Generic[R]):
 
     def lease(self, timeout: object = DEFAULT) -> Lease[R]:
         """A context manager lending one resource for the ``with`` block (the normal way in)."""
-        return Lease(self, timeout)
+        # Lease(self, timeout), written out: calling the class (and so __init__) would cost some
+        # 30-40 ns more, on the hot path of every lease.
+        lease: Lease[R] = _new(Lease)
+        lease._pool = self
+        lease._timeout = timeout
+        lease._entry = lease._resource = None
+        lease._lease = -1
+        return lease
 
     def checkout(self, timeout: object = DEFAULT) -> R:
         """Borrow a resource; give it back with ``checkin`` (or ``invalidate``). ``timeout``:
@@ -155,7 +218,7 @@ class ResourcePool(PoolBase, Generic[R]):
             lent = core.lend_idle()
             if lent is not None:
                 core.deliver()
-                return lent
+                return lent[0].resource, lent[1]
         return run(core, core.checkout(timeout_ns, _ThreadWaker))  # type: ignore[no-any-return]
 
     def checkin(self, resource: R) -> None:
@@ -167,14 +230,11 @@ class ResourcePool(PoolBase, Generic[R]):
         if not self._fast_return:
             run(core, core.checkin(resource, lease))
             return
-        self._checkin_finish(core.return_lent(resource, lease))  # type: ignore[arg-type]
-
-    def _checkin_finish(self, doomed: list[Any]) -> None:
-        """After a fast return: destroy what it doomed (if anything), deliver events."""
+        doomed = core.return_lent(resource, lease)
         if doomed:
-            run(self._core, self._core.destroy(doomed))
+            run(core, core.destroy(doomed))  # delivers the events too
         else:
-            self._core.deliver()
+            core.deliver()
 
     def invalidate(self, resource: R) -> None:
         """Destroy a lent resource instead of giving it back; its slot is free again."""
