@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from properties.models.breaker import BreakerSpec, Outcome
 from properties.models.pool import PoolSpec
 from properties.models.ratelimit import LimitSpec
+from properties.models.retry import Attempt, RetrySpec
 
 __all__ = [
     "LIMITER_KEYS",
@@ -21,6 +22,8 @@ __all__ = [
     "limiter_keys",
     "outcomes",
     "pool_specs",
+    "retry_scripts",
+    "retry_specs",
     "time_steps_us",
 ]
 
@@ -199,4 +202,45 @@ def pool_specs(draw: st.DrawFn) -> PoolSpec:
         validate=False if plain else draw(st.integers(0, 3)) > 0,
         reset=draw(st.booleans()),
         destroy=draw(st.booleans()),
+    )
+
+
+@st.composite
+def retry_specs(draw: st.DrawFn) -> RetrySpec:
+    """Retry configurations: up to 6 attempts and/or a deadline of up to 20 ms, delays in whole
+    microseconds (a zero base included), a cap at or above the base, and a jitter seed."""
+    max_attempts = draw(st.one_of(st.none(), st.integers(1, 6)))
+    deadline_us = (
+        draw(st.integers(1, 20_000))
+        if max_attempts is None
+        else draw(st.one_of(st.none(), st.integers(1, 20_000)))
+    )
+    base = draw(st.integers(0, 2_000))
+    return RetrySpec(
+        max_attempts=max_attempts,
+        deadline_us=deadline_us,
+        base_delay_us=base,
+        # the cap is often the base itself or just above it, so the cap binds from attempt 2 on
+        max_delay_us=base + draw(st.one_of(st.sampled_from([0, 1]), st.integers(0, 5_000))),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
+
+
+def retry_scripts(longest: int = 8) -> st.SearchStrategy[list[Attempt]]:
+    """What each attempt does (how long it takes, how it ends, what the predicate answers),
+    ending in a success so every call ends; failures are retryable most of the time."""
+    attempt = st.builds(
+        Attempt,
+        kind=st.sampled_from(["retryable"] * 5 + ["limited"] * 2 + ["fatal", "open"]),
+        duration_us=st.one_of(st.just(0), st.integers(1, 5_000)),
+        predicate=st.sampled_from([True] * 7 + [False]),
+        # around a microsecond (the rounding up), then past most deadlines
+        retry_after_ns=st.one_of(
+            st.sampled_from([0, 1, 999, 1_000, 1_001, 3_000_000, 25_000_000]),
+            st.integers(0, 30_000_000),
+        ),
+    )
+    # Long scripts are what reach max_attempts and the deadline: at least a few failures.
+    return st.lists(attempt, min_size=2, max_size=longest).map(
+        lambda failures: [*failures, Attempt("ok")]
     )

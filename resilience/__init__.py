@@ -1,5 +1,4 @@
-"""resilience: circuit breaking, rate limiting and resource pooling (retry to come), proven by
-models."""
+"""resilience: circuit breaking, rate limiting, resource pooling and retry, proven by models."""
 
 from resilience.breaker import BreakerConfig, BreakerRegistry, BreakerState, CircuitBreaker
 from resilience.clock import Clock, SystemClock
@@ -30,6 +29,9 @@ from resilience.events import (
     ResourceCheckedOut,
     ResourceCreated,
     ResourceDestroyed,
+    RetryAttempted,
+    RetryGaveUp,
+    RetryScheduled,
     StateChanged,
 )
 from resilience.pool import AsyncLease, AsyncResourcePool, Lease, PoolConfig, ResourcePool
@@ -44,6 +46,7 @@ from resilience.ratelimit import (
     SlidingWindowLog,
     TokenBucket,
 )
+from resilience.retry import RetryConfig, RetryPolicy
 
 __version__ = "0.1.0"
 
@@ -91,6 +94,11 @@ __all__ = [
     "ResourceCreated",
     "ResourceDestroyed",
     "ResourcePool",
+    "RetryAttempted",
+    "RetryConfig",
+    "RetryGaveUp",
+    "RetryPolicy",
+    "RetryScheduled",
     "SlidingWindowCounter",
     "SlidingWindowLog",
     "StateChanged",

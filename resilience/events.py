@@ -37,6 +37,9 @@ __all__ = [
     "ResourceCheckedOut",
     "ResourceCreated",
     "ResourceDestroyed",
+    "RetryAttempted",
+    "RetryGaveUp",
+    "RetryScheduled",
     "StateChanged",
 ]
 
@@ -187,6 +190,34 @@ class LeaseLeaked(Event):
 
     resource: object
     held_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetryAttempted(Event):
+    """Attempt number ``attempt`` (from 1) of a call ended: it returned (``error`` is None) or
+    raised ``error``."""
+
+    attempt: int
+    error: BaseException | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryScheduled(Event):
+    """After attempt ``attempt`` raised ``error``, the next attempt comes after ``delay_ns``."""
+
+    attempt: int
+    delay_ns: int
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class RetryGaveUp(Event):
+    """The call ends with ``error`` after ``attempts`` attempts although it was retryable:
+    ``reason`` is ``"max_attempts"`` or ``"deadline"`` (the next delay would pass it)."""
+
+    attempts: int
+    reason: str
+    error: BaseException
 
 
 Listener = Callable[[Event], object]
