@@ -8,6 +8,7 @@ from fractions import Fraction
 from hypothesis import strategies as st
 
 from properties.models.breaker import BreakerSpec, Outcome
+from properties.models.bulkhead import BulkheadSpec
 from properties.models.pool import PoolSpec
 from properties.models.ratelimit import LimitSpec
 from properties.models.retry import Attempt, RetrySpec
@@ -18,6 +19,7 @@ __all__ = [
     "BreakerCase",
     "LimitCase",
     "breaker_cases",
+    "bulkhead_specs",
     "limit_cases",
     "limiter_keys",
     "outcomes",
@@ -244,3 +246,19 @@ def retry_scripts(longest: int = 8) -> st.SearchStrategy[list[Attempt]]:
     return st.lists(attempt, min_size=2, max_size=longest).map(
         lambda failures: [*failures, Attempt("ok")]
     )
+
+
+@st.composite
+def bulkhead_specs(draw: st.DrawFn) -> BulkheadSpec:
+    """Bulkhead configurations: 1 to 4 permits (so "full" is common), and a default
+    ``max_wait`` of 0 (half the time: never wait), forever, or a few microseconds to 5 ms."""
+    max_wait_ns = draw(
+        st.one_of(
+            st.just(0),
+            st.just(0),  # twice: half the bulkheads never wait by default
+            st.none(),
+            st.integers(1, 5_000).map(lambda us: us * US),
+        ),
+        label="max_wait_ns",
+    )
+    return BulkheadSpec(max_concurrent=draw(st.integers(1, 4)), max_wait_ns=max_wait_ns)

@@ -1,8 +1,17 @@
-"""resilience: circuit breaking, rate limiting, resource pooling and retry, proven by models."""
+"""resilience: circuit breaking, rate limiting, resource pooling, bulkheads and retry, proven by
+models."""
 
 from resilience.breaker import BreakerConfig, BreakerRegistry, BreakerState, CircuitBreaker
+from resilience.bulkhead import (
+    AsyncBulkhead,
+    AsyncBulkheadPermit,
+    Bulkhead,
+    BulkheadConfig,
+    BulkheadPermit,
+)
 from resilience.clock import Clock, SystemClock
 from resilience.errors import (
+    BulkheadFull,
     CircuitOpenError,
     ConfigError,
     PoolClosed,
@@ -12,6 +21,9 @@ from resilience.errors import (
     ResilienceError,
 )
 from resilience.events import (
+    BulkheadAdmitted,
+    BulkheadRejected,
+    BulkheadReleased,
     CallFailed,
     CallIgnored,
     CallRejected,
@@ -55,11 +67,20 @@ breakers = BreakerRegistry()
 
 __all__ = [
     "GCRA",
+    "AsyncBulkhead",
+    "AsyncBulkheadPermit",
     "AsyncLease",
     "AsyncResourcePool",
     "BreakerConfig",
     "BreakerRegistry",
     "BreakerState",
+    "Bulkhead",
+    "BulkheadAdmitted",
+    "BulkheadConfig",
+    "BulkheadFull",
+    "BulkheadPermit",
+    "BulkheadRejected",
+    "BulkheadReleased",
     "CallFailed",
     "CallIgnored",
     "CallRejected",

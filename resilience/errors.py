@@ -8,6 +8,7 @@ from typing import Any
 from circuitbreaker import CircuitBreakerError
 
 __all__ = [
+    "BulkheadFull",
     "CircuitOpenError",
     "ConfigError",
     "PoolClosed",
@@ -131,3 +132,27 @@ class PoolTimeout(PoolError, TimeoutError):
 
 def _rebuild_pool_timeout(pool: str, size: int, max_overflow: int, timeout: float) -> PoolTimeout:
     return PoolTimeout(pool, size=size, max_overflow=max_overflow, timeout=timeout)
+
+
+class BulkheadFull(ResilienceError):
+    """A bulkhead had no free permit, and none came free within the call's ``max_wait``.
+
+    Carries the bulkhead's name, its ``max_concurrent`` and the ``max_wait`` (seconds; 0 for a
+    call that was not allowed to wait) that ran out.
+    """
+
+    def __init__(self, bulkhead: str, *, max_concurrent: int, max_wait: float) -> None:
+        self.bulkhead = bulkhead
+        self.max_concurrent = max_concurrent
+        self.max_wait = max_wait
+        super().__init__(
+            f'bulkhead "{bulkhead}" is full: all {max_concurrent} permits in use; '
+            f"none came free within max_wait={max_wait:.9g} s"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_bulkhead_full, (self.bulkhead, self.max_concurrent, self.max_wait))
+
+
+def _rebuild_bulkhead_full(bulkhead: str, max_concurrent: int, max_wait: float) -> BulkheadFull:
+    return BulkheadFull(bulkhead, max_concurrent=max_concurrent, max_wait=max_wait)

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from resilience.clock import NS_PER_SECOND
 
 __all__ = [
+    "BulkheadAdmitted",
+    "BulkheadRejected",
+    "BulkheadReleased",
     "CallFailed",
     "CallIgnored",
     "CallRejected",
@@ -218,6 +221,28 @@ class RetryGaveUp(Event):
     attempts: int
     reason: str
     error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class BulkheadAdmitted(Event):
+    """A bulkhead let a caller in (it holds a permit now) after it waited ``waited_ns`` (0 when
+    a permit was free). A waiter is admitted when a released permit is granted to it."""
+
+    waited_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class BulkheadRejected(Event):
+    """A bulkhead turned a caller away (``BulkheadFull``) after it waited ``waited_ns``."""
+
+    waited_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class BulkheadReleased(Event):
+    """A permit came back after being held for ``held_ns``."""
+
+    held_ns: int
 
 
 Listener = Callable[[Event], object]

@@ -1,0 +1,92 @@
+"""What ``Bulkhead`` and ``AsyncBulkhead`` share: construction, per-call ``max_wait``, the
+checks on a protected function, and observation."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from resilience.bulkhead.config import BulkheadConfig, max_wait_ns
+from resilience.bulkhead.core import BulkheadCore
+from resilience.errors import ConfigError
+from resilience.events import Listener
+from resilience.validation import checked_clock, checked_name
+
+__all__ = ["DEFAULT", "BulkheadBase", "checked_fn"]
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+#: ``permit(max_wait=DEFAULT)``: use the bulkhead's own ``max_wait``.
+DEFAULT: Any = _Default()
+
+
+def checked_fn(fn: object, *, allow_async: bool) -> None:
+    """``fn`` must be callable; the sync bulkhead refuses an async function (its permit would be
+    released when the coroutine is created, long before it runs)."""
+    if not callable(fn):
+        raise ConfigError("fn", fn, "must be callable")
+    if not allow_async and (
+        inspect.iscoroutinefunction(fn)
+        or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
+    ):
+        raise ConfigError("fn", fn, "is an async function: use AsyncBulkhead.call_async")
+
+
+class BulkheadBase:
+    _core: BulkheadCore
+    _core_class: type[BulkheadCore] = (
+        BulkheadCore  # the decision core (planted variants replace it)
+    )
+
+    def __init__(
+        self,
+        max_concurrent: int,
+        *,
+        max_wait: object = 0,
+        name: str | None = None,
+        clock: object = None,
+    ) -> None:
+        checked = checked_clock(clock)
+        config = BulkheadConfig.build(
+            max_concurrent=max_concurrent,
+            max_wait=max_wait,
+            name=checked_name(name, type(self).__name__),
+        )
+        self._core = self._core_class(config, checked, self)
+
+    def _max_wait_ns(self, max_wait: object) -> int | None:
+        if max_wait is DEFAULT:
+            return self._core.config.max_wait_ns
+        return max_wait_ns(max_wait)
+
+    @property
+    def name(self) -> str:
+        return self._core.config.name
+
+    @property
+    def config(self) -> BulkheadConfig:
+        return self._core.config
+
+    @property
+    def max_concurrent(self) -> int:
+        return self._core.max_concurrent
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event)`` for every bulkhead event; returns an unsubscribe function."""
+        return self._core.listeners.subscribe(listener)
+
+    def status(self) -> dict[str, Any]:
+        """Configuration, occupancy (in flight, free, waiting) and every counter."""
+        return self._core.status()
+
+    def metrics(self) -> dict[str, int]:
+        """A snapshot of the counters: admitted, rejected, finished, abandoned."""
+        return self._core.metrics()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self._core.describe()}>"
