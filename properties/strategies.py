@@ -184,7 +184,8 @@ def _limit_ns(longest_us: int) -> st.SearchStrategy[int | None]:
 def pool_specs(draw: st.DrawFn) -> PoolSpec:
     """Pool configurations: small sizes (so exhaustion and overflow are common), LIFO and FIFO,
     and, a third of the time, a plain pool (no validate, expiry or leak threshold: the fast
-    paths) with or without reset and destroy."""
+    paths) with or without reset and destroy. The fast paths branch on whether anyone listens,
+    so plain pools mostly run with no listener and without reset (which takes the plan)."""
     plain = draw(st.integers(0, 2)) == 0
     max_idle_ns = None if plain else draw(_limit_ns(5_000))
     max_lifetime_ns = None if plain else draw(_limit_ns(50_000))
@@ -202,8 +203,9 @@ def pool_specs(draw: st.DrawFn) -> PoolSpec:
         leak_threshold_ns=None if plain else draw(_limit_ns(5_000)),
         # validate is most of what the async pool's cancellation rules aim at
         validate=False if plain else draw(st.integers(0, 3)) > 0,
-        reset=draw(st.booleans()),
+        reset=draw(st.integers(0, 3)) == 0 if plain else draw(st.booleans()),
         destroy=draw(st.booleans()),
+        listen=draw(st.integers(0, 3)) == 0 if plain else True,
     )
 
 

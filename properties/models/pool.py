@@ -33,6 +33,10 @@ class PoolSpec:
     validate: bool
     reset: bool
     destroy: bool
+    # Someone subscribed to the pool's events. Without a listener the pool's hot paths skip
+    # building events and take their quietest branches, so the machine runs those too (its
+    # events are then not compared: there are none).
+    listen: bool = True
 
     @property
     def capacity(self) -> int:
@@ -212,18 +216,26 @@ class PoolModel:
             if creating:
                 return self._create()
             assert candidate is not None
-            if not self.spec.validate:
-                return self._lend(candidate)
-            try:
-                verdict = self._call("validate", candidate.rid)
-            except Cancelled:
-                self._put_back(candidate)
-                raise
-            if verdict == "ok":
-                return self._lend(candidate)
-            self.counts["failed_validations"] += 1
-            self._drop(candidate, "invalid", "scripted" if verdict == "fail" else None)
-            self._destroy([candidate])
+            lent = self._vet(candidate)
+            if lent is not None:
+                return lent
+
+    def _vet(self, res: Res) -> int | None:
+        """Validate a candidate and lend it (its rid), or destroy it (None). Cancelled while
+        validating, it goes back where it was."""
+        if not self.spec.validate:
+            return self._lend(res)
+        try:
+            verdict = self._call("validate", res.rid)
+        except Cancelled:
+            self._put_back(res)
+            raise
+        if verdict == "ok":
+            return self._lend(res)
+        self.counts["failed_validations"] += 1
+        self._drop(res, "invalid", "scripted" if verdict == "fail" else None)
+        self._destroy([res])
+        return None
 
     def _put_back(self, res: Res) -> None:
         if self.spec.lifo:
@@ -340,15 +352,10 @@ class PoolModel:
         reason = self._expired(grant)
         if reason is not None:  # its slot stays ours: the checkout goes on below
             self._destroy([self._drop(grant, reason)])
-        elif not self.spec.validate:
-            return self._lend(grant)
         else:
-            verdict = self._call("validate", grant.rid)
-            if verdict == "ok":
-                return self._lend(grant)
-            self.counts["failed_validations"] += 1
-            self._drop(grant, "invalid", "scripted" if verdict == "fail" else None)
-            self._destroy([grant])
+            lent = self._vet(grant)
+            if lent is not None:
+                return lent
         assert self.free_slots() > 0, "a waiter lost the slot it was granted"
         return self._checkout()
 

@@ -117,6 +117,20 @@ class ReturnIgnoresWaiters(PoolCore):
             self.waiters = waiters
 
 
+class QuietReturnKeepsOverflow(PoolCore):
+    """The fast return's quiet branch (nobody listening, nobody waiting, open) forgets the
+    overflow test: an overflow resource is kept idle, but only when nobody listens (a fast path
+    that drifted from the plan it mirrors)."""
+
+    def return_entry(self, entry: Entry) -> list[Entry] | None:
+        if self.listeners.active or self.closed or self.waiters:
+            return super().return_entry(entry)
+        self.checked_in += 1
+        entry.where = IDLE
+        self.idle.append(entry)
+        return None
+
+
 def _sync(core: type[PoolCore]) -> type:
     return type(f"ResourcePool_{core.__name__}", (ResourcePool,), {"_core_class": core})
 
@@ -128,7 +142,7 @@ def _async(core: type[PoolCore]) -> type:
 POOL_MUTANTS: dict[str, tuple[bool, type]] = {
     **{core.__name__: (False, _sync(core)) for core in (
         DoubleCheckinAccepted, OverflowKeptIdle, FactoryFailureLeaksSlot, ExpiredHandedOut,
-        LifoFifoSwapped)},
+        LifoFifoSwapped, QuietReturnKeepsOverflow)},
     **{core.__name__: (True, _async(core)) for core in (
         CancelledCreateKeepsSlot, CancelledValidationLosesResource, CancelledWaiterKeepsSlot,
         GrantWithoutWakeUp, ReturnIgnoresWaiters)},

@@ -70,7 +70,8 @@ class PoolDriver:
             clock=clock,
             **hooks,
         )
-        self.pool.subscribe(self.events.append)
+        if spec.listen:
+            self.pool.subscribe(self.events.append)
 
     def close_loop(self) -> None:
         if self.loop is not None:
