@@ -124,6 +124,8 @@ def check_retry(case: RetryCase) -> None:
                     loop.close()
             else:
                 result = policy.call(operation)
+        except AssertionError:  # a check inside retry_if or the operation failed
+            raise
         except Exception as error:  # compared with the model below
             raised = error
         elapsed_us = (frozen.now_ns() - start) // NS_PER_US

@@ -291,7 +291,7 @@ class _Run:
         outcome = state.outcome
         assert outcome is not None
         error = outcome.exception()
-        if error is None:
+        if error is None:  # tenacity asks about successes too
             return False
         if self.policy.retryable(error, state):
             return True
@@ -303,29 +303,20 @@ class _Run:
         if limit is not None and state.attempt_number >= limit:
             self.delay = 0  # giving up: no delay is drawn
         else:
-            outcome = state.outcome
-            assert outcome is not None
-            error = outcome.exception()
-            assert error is not None
+            error = _failure(state)
             self.delay = self.policy.delay_us(error, state.attempt_number)
         return self.delay / 1_000_000
 
     def stop(self, state: tenacity.RetryCallState) -> bool:
         policy = self.policy
         elapsed = policy.clock.monotonic_ns() - self.start if policy._timed else 0
-        outcome = state.outcome
-        assert outcome is not None
-        error = outcome.exception()
-        assert error is not None
+        error = _failure(state)
         self.reason = policy.give_up(state.attempt_number, error, elapsed, self.delay) or ""
         return bool(self.reason)
 
     def before_sleep(self, state: tenacity.RetryCallState) -> None:
         policy = self.policy
-        outcome = state.outcome
-        assert outcome is not None
-        error = outcome.exception()
-        assert error is not None
+        error = _failure(state)
         delay_ns = self.delay * NS_PER_US
         with policy._lock:
             policy.retries += 1
@@ -384,3 +375,13 @@ class _Run:
             else:
                 policy.not_retried += 1
         policy.listeners.deliver()
+
+
+def _failure(state: tenacity.RetryCallState) -> BaseException:
+    """The exception the attempt of ``state`` raised (tenacity calls ``wait``, ``stop`` and
+    ``before_sleep`` only after a failed attempt that ``retry`` chose to retry)."""
+    outcome = state.outcome
+    assert outcome is not None
+    error = outcome.exception()
+    assert error is not None
+    return error
