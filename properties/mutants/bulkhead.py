@@ -12,7 +12,7 @@ from resilience.bulkhead.asynchronous import run as run_async
 from resilience.bulkhead.base import DEFAULT
 from resilience.bulkhead.core import BulkheadCore, Waiter
 from resilience.bulkhead.sync import run
-from resilience.bulkhead.waiting import FutureWaker, ThreadWaker
+from resilience.waiting import FutureWaker, ThreadWaker
 
 __all__ = ["BULKHEAD_MUTANTS"]
 
@@ -94,7 +94,6 @@ class ReleaseSkippedOnError(Bulkhead):
         token = run(core, core.acquire(core.config.max_wait_ns, ThreadWaker))
         result = fn(*args, **kwargs)
         core.release(token)
-        core.deliver()
         return result
 
 
@@ -111,7 +110,6 @@ class _UnguardedPermit(BulkheadPermit):
         self._token = None
         if last is not None:
             self._core.release(last)
-            self._core.deliver()
         return False
 
 
@@ -138,7 +136,6 @@ class CancellationLeaksPermit(AsyncBulkhead):
             core.release(token)
             raise
         core.release(token)
-        core.deliver()
         return result
 
 

@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Literal, ParamSpec, TypeVar, overload
 
-from resilience.bulkhead.base import DEFAULT, BulkheadBase, checked_fn
+from resilience.bulkhead.base import DEFAULT, BulkheadBase, PermitBase, checked_fn
 from resilience.bulkhead.core import BulkheadCore, Plan
-from resilience.bulkhead.waiting import FutureWaker, wait_async
+from resilience.waiting import FutureWaker, wait_async
 
 __all__ = ["AsyncBulkhead", "AsyncBulkheadPermit"]
 
@@ -26,7 +26,7 @@ async def run(core: BulkheadCore, plan: Plan) -> int:
         effect = next(plan)
         while True:
             waker = effect.waiter.waker
-            assert isinstance(waker, FutureWaker)
+            assert isinstance(waker, FutureWaker)  # this driver made it
             try:
                 await wait_async(core.clock, waker, effect.deadline_ns)
             except BaseException as error:
@@ -40,40 +40,21 @@ async def run(core: BulkheadCore, plan: Plan) -> int:
         core.deliver()
 
 
-class AsyncBulkheadPermit:
+class AsyncBulkheadPermit(PermitBase):
     """``async with bulkhead.permit():``; see ``BulkheadPermit``. Exit awaits nothing before the
     permit is released, so cancellation cannot strand it."""
 
-    __slots__ = ("_core", "_max_wait_ns", "_token", "_used")
-
-    def __init__(self, core: BulkheadCore, max_wait_ns: int | None) -> None:
-        self._core = core
-        self._max_wait_ns = max_wait_ns
-        self._token: int | None = None  # the admission instant while held
-        self._used = False
+    __slots__ = ()
 
     async def __aenter__(self) -> AsyncBulkheadPermit:
-        if self._used:
-            raise RuntimeError("a permit is entered once: take a new one with bulkhead.permit()")
-        self._used = True
-        core = self._core
-        self._token = await run(core, core.acquire(self._max_wait_ns, FutureWaker))
+        self._token = await run(self._core, self._plan(FutureWaker))
         return self
 
     async def __aexit__(
         self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
     ) -> Literal[False]:
-        token, self._token = self._token, None
-        if token is None:
-            raise RuntimeError("this permit is not held: it was never entered, or has exited")
-        core = self._core
-        core.release(token)
-        core.deliver()
+        self._release()
         return False
-
-    @property
-    def held(self) -> bool:
-        return self._token is not None
 
 
 class AsyncBulkhead(BulkheadBase):
@@ -107,4 +88,3 @@ class AsyncBulkhead(BulkheadBase):
             return result
         finally:
             core.release(token)
-            core.deliver()

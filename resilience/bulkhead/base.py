@@ -1,5 +1,5 @@
 """What ``Bulkhead`` and ``AsyncBulkhead`` share: construction, per-call ``max_wait``, the
-checks on a protected function, and observation."""
+checks on a protected function, a permit's single use, and observation."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 from resilience.bulkhead.config import BulkheadConfig, max_wait_ns
-from resilience.bulkhead.core import BulkheadCore
+from resilience.bulkhead.core import BulkheadCore, Plan
 from resilience.errors import ConfigError
 from resilience.events import Listener
 from resilience.validation import checked_clock, checked_name
+from resilience.waiting import Waker
 
-__all__ = ["DEFAULT", "BulkheadBase", "checked_fn"]
+__all__ = ["DEFAULT", "BulkheadBase", "PermitBase", "checked_fn"]
 
 
 class _Default:
@@ -37,11 +38,40 @@ def checked_fn(fn: object, *, allow_async: bool) -> None:
         raise ConfigError("fn", fn, "is an async function: use AsyncBulkhead.call_async")
 
 
+class PermitBase:
+    """What ``BulkheadPermit`` and ``AsyncBulkheadPermit`` share: a permit is entered once, and
+    exiting one that is not held raises, so a permit is never released twice. The drivers only
+    carry out the acquisition plan (blocking or awaiting)."""
+
+    __slots__ = ("_core", "_max_wait_ns", "_token", "_used")
+
+    def __init__(self, core: BulkheadCore, max_wait_ns: int | None) -> None:
+        self._core = core
+        self._max_wait_ns = max_wait_ns
+        self._token: int | None = None  # the admission instant while held
+        self._used = False
+
+    def _plan(self, new_waker: Callable[[], Waker]) -> Plan:
+        """The acquisition plan of this permit's only entry (``RuntimeError`` for another)."""
+        if self._used:
+            raise RuntimeError("a permit is entered once: take a new one with bulkhead.permit()")
+        self._used = True
+        return self._core.acquire(self._max_wait_ns, new_waker)
+
+    def _release(self) -> None:
+        token, self._token = self._token, None
+        if token is None:
+            raise RuntimeError("this permit is not held: it was never entered, or has exited")
+        self._core.release(token)
+
+    @property
+    def held(self) -> bool:
+        return self._token is not None
+
+
 class BulkheadBase:
     _core: BulkheadCore
-    _core_class: type[BulkheadCore] = (
-        BulkheadCore  # the decision core (planted variants replace it)
-    )
+    _core_class: type[BulkheadCore] = BulkheadCore  # planted variants replace the decision core
 
     def __init__(
         self,

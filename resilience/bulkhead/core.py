@@ -8,8 +8,9 @@ back in, so giving the place or the grant back is written once. A plan returns i
 instant it was admitted, which ``release`` takes back.
 
 Accounting, always (checked by the bulkhead machine after every step): ``in_flight <=
-max_concurrent``, ``in_flight + free == max_concurrent``, ``admitted == finished + in_flight``.
-``in_flight`` counts every permit out, including one granted to a waiter that has not run yet.
+max_concurrent`` and ``admitted == finished + in_flight``; ``free`` is not kept, ``status()``
+reports ``max_concurrent - in_flight``. ``in_flight`` counts every permit out, including one
+granted to a waiter that has not run yet.
 
 Waiters queue in arrival order. A released permit goes straight to the first waiter (a *grant*),
 recorded under the lock before the waiter is woken: a newcomer never overtakes a waiter, and a
@@ -28,7 +29,6 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from resilience.bulkhead.config import BulkheadConfig
-from resilience.bulkhead.waiting import Waker
 from resilience.clock import NS_PER_SECOND, Clock
 from resilience.errors import BulkheadFull
 from resilience.events import (
@@ -38,6 +38,7 @@ from resilience.events import (
     Event,
     Listeners,
 )
+from resilience.waiting import Waker
 
 __all__ = ["BulkheadCore", "Plan", "Wait", "Waiter"]
 
@@ -169,9 +170,9 @@ class BulkheadCore:
                 if token is not None:
                     return token
                 now = self.now()
-                if max_wait_ns is not None and now >= started + max_wait_ns:
+                if deadline is not None and now >= deadline:  # inclusive: the limit is reached
                     self._timed_out(waiter)
-                    raise self._reject(now, started, max_wait_ns)
+                    raise self._reject(now, started, deadline - started)
 
     def abandon(self, waiter: Waiter) -> None:
         """A waiter is interrupted (cancelled): it leaves the queue, or, if it was granted a
@@ -184,9 +185,11 @@ class BulkheadCore:
                 self._release(waiter.admitted_ns)
 
     def release(self, token: int) -> None:
-        """Give back the permit admitted at ``token``."""
+        """Give back the permit admitted at ``token``, then deliver the events (outside the
+        lock)."""
         with self.lock:
             self._release(token)
+        self.deliver()
 
     def _release(self, token: int) -> None:
         now = self.now()

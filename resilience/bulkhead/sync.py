@@ -6,9 +6,9 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Literal, ParamSpec, TypeVar
 
-from resilience.bulkhead.base import DEFAULT, BulkheadBase, checked_fn
+from resilience.bulkhead.base import DEFAULT, BulkheadBase, PermitBase, checked_fn
 from resilience.bulkhead.core import BulkheadCore, Plan
-from resilience.bulkhead.waiting import ThreadWaker, wait_blocking
+from resilience.waiting import ThreadWaker, wait_blocking
 
 __all__ = ["Bulkhead", "BulkheadPermit"]
 
@@ -24,7 +24,7 @@ def run(core: BulkheadCore, plan: Plan) -> int:
         effect = next(plan)
         while True:
             waker = effect.waiter.waker
-            assert isinstance(waker, ThreadWaker)
+            assert isinstance(waker, ThreadWaker)  # this driver made it
             try:
                 wait_blocking(core.clock, waker, effect.deadline_ns)
             except BaseException as error:
@@ -38,41 +38,22 @@ def run(core: BulkheadCore, plan: Plan) -> int:
         core.deliver()
 
 
-class BulkheadPermit:
+class BulkheadPermit(PermitBase):
     """``with bulkhead.permit():`` holds one permit for the block. A permit is entered once:
     entering it again (while held, after exit, or after a refusal) raises ``RuntimeError``, and
     so does exiting one that is not held, so a permit can never be released twice."""
 
-    __slots__ = ("_core", "_max_wait_ns", "_token", "_used")
-
-    def __init__(self, core: BulkheadCore, max_wait_ns: int | None) -> None:
-        self._core = core
-        self._max_wait_ns = max_wait_ns
-        self._token: int | None = None  # the admission instant while held
-        self._used = False
+    __slots__ = ()
 
     def __enter__(self) -> BulkheadPermit:
-        if self._used:
-            raise RuntimeError("a permit is entered once: take a new one with bulkhead.permit()")
-        self._used = True
-        core = self._core
-        self._token = run(core, core.acquire(self._max_wait_ns, ThreadWaker))
+        self._token = run(self._core, self._plan(ThreadWaker))
         return self
 
     def __exit__(
         self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
     ) -> Literal[False]:
-        token, self._token = self._token, None
-        if token is None:
-            raise RuntimeError("this permit is not held: it was never entered, or has exited")
-        core = self._core
-        core.release(token)
-        core.deliver()
+        self._release()
         return False
-
-    @property
-    def held(self) -> bool:
-        return self._token is not None
 
 
 class Bulkhead(BulkheadBase):
@@ -95,4 +76,3 @@ class Bulkhead(BulkheadBase):
             return fn(*args, **kwargs)
         finally:
             core.release(token)
-            core.deliver()

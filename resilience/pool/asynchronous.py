@@ -2,57 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from resilience.clock import NS_PER_SECOND, SystemClock, sleep_async
 from resilience.pool.base import DEFAULT, PoolBase
-from resilience.pool.core import LEASED, Call, Entry, Plan, PoolCore, Wait, Waker
+from resilience.pool.core import LEASED, Call, Entry, Plan, PoolCore, Wait
+from resilience.waiting import FutureWaker, wait_async
 
 __all__ = ["AsyncLease", "AsyncResourcePool"]
 
 R = TypeVar("R")
 
 
-class _FutureWaker(Waker):
-    """Resolves a future on the waiting task's loop; safe to call from any thread."""
-
-    __slots__ = ("future", "loop")
-
-    def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.future: asyncio.Future[None] = self.loop.create_future()
-
-    def wake(self) -> None:
-        self.loop.call_soon_threadsafe(self._resolve)
-
-    def _resolve(self) -> None:
-        if not self.future.done():
-            self.future.set_result(None)
-
-
 async def _wait(core: PoolCore, wait: Wait) -> None:
     """Until the waiter is granted something or its deadline (on the pool's clock) passes.
     With the system clock the loop's timer measures the deadline; with any other clock, the
     clock's own ``asleep`` does (a frozen clock advances its time)."""
-    future = wait.waiter.waker.future  # type: ignore[attr-defined]
-    if wait.deadline_ns is None:
-        await asyncio.shield(future)
-        return
-    remaining = wait.deadline_ns - core.now()
-    if remaining <= 0:
-        return
-    if type(core.clock) is SystemClock:
-        await asyncio.wait((future,), timeout=remaining / NS_PER_SECOND)
-        return
-    sleeper = asyncio.ensure_future(sleep_async(core.clock, remaining / NS_PER_SECOND))
-    try:
-        await asyncio.wait((future, sleeper), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        sleeper.cancel()
+    waker = wait.waiter.waker
+    assert isinstance(waker, FutureWaker)  # this driver made it
+    await wait_async(core.clock, waker, wait.deadline_ns)
 
 
 async def run(core: PoolCore, plan: Plan) -> Any:
@@ -169,7 +139,7 @@ class AsyncResourcePool(PoolBase, Generic[R]):
 
     async def _checkout(self, timeout: object) -> tuple[Any, int]:
         core = self._core
-        return await run(core, core.checkout(self._timeout_ns(timeout), _FutureWaker))  # type: ignore[no-any-return]
+        return await run(core, core.checkout(self._timeout_ns(timeout), FutureWaker))  # type: ignore[no-any-return]
 
     async def checkin(self, resource: R) -> None:
         """Give back a resource from ``checkout``: ``PoolError`` if it is not lent out now."""

@@ -43,6 +43,7 @@ from resilience.events import (
     ResourceDestroyed,
 )
 from resilience.pool.config import PoolConfig
+from resilience.waiting import Waker  # shared with the bulkhead (and importable from here)
 
 __all__ = ["CREATE", "Call", "Entry", "PoolCore", "Wait", "Waiter", "Waker"]
 
@@ -64,13 +65,6 @@ class Entry:
         self.leased_ns = now
         self.lease = 0  # incremented by every checkout: a Lease ends only its own lease
         self.where = OUT
-
-
-class Waker:
-    """How a driver is woken when its waiter receives a grant (thread-safe ``wake``)."""
-
-    def wake(self) -> None:
-        raise NotImplementedError
 
 
 class _Create:

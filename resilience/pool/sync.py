@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from resilience.clock import NS_PER_SECOND, SystemClock
 from resilience.events import ResourceCheckedIn, ResourceCheckedOut
 from resilience.pool.base import DEFAULT, PoolBase
-from resilience.pool.core import IDLE, LEASED, Call, Entry, Plan, PoolCore, Wait, Waker
+from resilience.pool.core import IDLE, LEASED, Call, Entry, Plan, PoolCore, Wait
+from resilience.waiting import ThreadWaker, wait_blocking
 
 __all__ = ["Lease", "ResourcePool"]
 
@@ -19,34 +18,13 @@ R = TypeVar("R")
 
 _new = object.__new__
 
-#: While waiting on a clock other than the system clock (a frozen one in tests), re-read it at
-#: least this often in real seconds: thread waits cannot be told about another clock's progress.
-POLL_SECONDS = 0.01
-
-
-class _ThreadWaker(Waker):
-    __slots__ = ("event",)
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def wake(self) -> None:
-        self.event.set()
-
 
 def _wait(core: PoolCore, wait: Wait) -> None:
     """Block until the waiter is granted something or its deadline (on the pool's clock) passes;
     returning early is harmless (the plan re-decides)."""
-    event = wait.waiter.waker.event  # type: ignore[attr-defined]
-    seconds = None
-    if wait.deadline_ns is not None:
-        remaining = wait.deadline_ns - core.now()
-        if remaining <= 0:
-            return
-        seconds = remaining / NS_PER_SECOND
-    if type(core.clock) is not SystemClock:
-        seconds = POLL_SECONDS if seconds is None else min(seconds, POLL_SECONDS)
-    event.wait(seconds)
+    waker = wait.waiter.waker
+    assert isinstance(waker, ThreadWaker)  # this driver made it
+    wait_blocking(core.clock, waker, wait.deadline_ns)
 
 
 def run(core: PoolCore, plan: Plan) -> Any:
@@ -219,7 +197,7 @@ class ResourcePool(PoolBase, Generic[R]):
             if lent is not None:
                 core.deliver()
                 return lent[0].resource, lent[1]
-        return run(core, core.checkout(timeout_ns, _ThreadWaker))  # type: ignore[no-any-return]
+        return run(core, core.checkout(timeout_ns, ThreadWaker))  # type: ignore[no-any-return]
 
     def checkin(self, resource: R) -> None:
         """Give back a resource from ``checkout``: ``PoolError`` if it is not lent out now."""

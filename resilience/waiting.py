@@ -1,15 +1,12 @@
-"""Waiting for a grant, measured on a component's clock: the wakers and the blocking and async
-waits the bulkhead's drivers use.
-
-Nothing here is bulkhead-specific (the pool's drivers carry the same logic); it is kept apart so
-it can become the shared waiting module of both.
+"""Waiting for a grant, measured on a component's clock: the wakers, and the blocking and async
+waits that the pool's and the bulkhead's drivers share.
 
 A waiter is woken by ``Waker.wake()``, called under the component's lock right after its grant
 was recorded, so a wake-up is never missed; a waiter that returns early (a deadline reached, a
 spurious wake-up) re-reads its grant under the lock. Deadlines are on the component's clock:
 with the system clock a thread waits with the real timeout and a task with the loop's timer;
 with any other clock (a frozen one in tests) a thread re-reads the clock every ``POLL_SECONDS``
-of real time and a task sleeps through the clock's ``asleep``.
+of real time and a task sleeps through the clock's ``asleep`` (a frozen clock advances its time).
 """
 
 from __future__ import annotations
