@@ -9,6 +9,7 @@ from resilience.bulkhead import (
     BulkheadConfig,
     BulkheadPermit,
 )
+from resilience.chain import DEFAULT_ORDER, Pipeline
 from resilience.clock import Clock, SystemClock
 from resilience.errors import (
     BulkheadFull,
@@ -32,6 +33,7 @@ from resilience.events import (
     CreateFailed,
     DestroyFailed,
     Event,
+    FallbackUsed,
     KeyEvicted,
     LeaseLeaked,
     Listeners,
@@ -66,6 +68,7 @@ __version__ = "0.1.0"
 breakers = BreakerRegistry()
 
 __all__ = [
+    "DEFAULT_ORDER",
     "GCRA",
     "AsyncBulkhead",
     "AsyncBulkheadPermit",
@@ -94,12 +97,14 @@ __all__ = [
     "Decision",
     "DestroyFailed",
     "Event",
+    "FallbackUsed",
     "FixedWindow",
     "KeyEvicted",
     "KeyedLimiter",
     "Lease",
     "LeaseLeaked",
     "Listeners",
+    "Pipeline",
     "PoolClosed",
     "PoolConfig",
     "PoolError",

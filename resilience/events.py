@@ -30,6 +30,7 @@ __all__ = [
     "CreateFailed",
     "DestroyFailed",
     "Event",
+    "FallbackUsed",
     "KeyEvicted",
     "LeaseLeaked",
     "Listener",
@@ -243,6 +244,15 @@ class BulkheadReleased(Event):
     """A permit came back after being held for ``held_ns``."""
 
     held_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackUsed(Event):
+    """A pipeline's call ended with ``error`` (already counted as a failure by every layer that
+    saw it) and its fallback answered instead; ``failed`` is True when the fallback raised too."""
+
+    error: BaseException
+    failed: bool
 
 
 Listener = Callable[[Event], object]

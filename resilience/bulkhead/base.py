@@ -89,6 +89,14 @@ class BulkheadBase:
         )
         self._core = self._core_class(config, checked, self)
 
+    def _sharing(self, cls: type[BulkheadBase]) -> Any:
+        """A front of class ``cls`` (sync or async) over this bulkhead's core: one set of
+        permits, taken from threads and from tasks alike (a pipeline's ``execute`` and
+        ``aexecute``)."""
+        twin = object.__new__(cls)
+        twin._core = self._core
+        return twin
+
     def _max_wait_ns(self, max_wait: object) -> int | None:
         if max_wait is DEFAULT:
             return self._core.config.max_wait_ns

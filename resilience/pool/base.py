@@ -49,6 +49,13 @@ class PoolBase:
         self._plain = self._core.plain
         self._fast_return = self._plain and config.reset is None
 
+    def _sharing(self, cls: type[PoolBase]) -> Any:
+        """A front of class ``cls`` (sync or async) over this pool's core: one pool, driven from
+        threads and from tasks alike (a pipeline's ``execute`` and ``aexecute``)."""
+        twin = object.__new__(cls)
+        twin._core, twin._plain, twin._fast_return = self._core, self._plain, self._fast_return
+        return twin
+
     def _timeout_ns(self, timeout: object) -> int | None:
         if timeout is DEFAULT:
             return self._core.config.timeout_ns
