@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from properties.models.breaker import BreakerSpec, Outcome
 from properties.models.bulkhead import BulkheadSpec
+from properties.models.chain import ChainSpec, OpStep
 from properties.models.pool import PoolSpec
 from properties.models.ratelimit import LimitSpec
 from properties.models.retry import Attempt, RetrySpec
@@ -20,8 +22,10 @@ __all__ = [
     "LimitCase",
     "breaker_cases",
     "bulkhead_specs",
+    "chain_specs",
     "limit_cases",
     "limiter_keys",
+    "op_scripts",
     "outcomes",
     "pool_specs",
     "retry_scripts",
@@ -264,3 +268,64 @@ def bulkhead_specs(draw: st.DrawFn) -> BulkheadSpec:
         label="max_wait_ns",
     )
     return BulkheadSpec(max_concurrent=draw(st.integers(1, 4)), max_wait_ns=max_wait_ns)
+
+
+@st.composite
+def chain_specs(draw: st.DrawFn) -> ChainSpec:
+    """Pipelines: each layer present most of the time (retry and breaker nearly always), in the
+    default order three times in four, else an explicit permutation; small components, so the
+    limiter runs dry, the bulkhead and the pool fill up, and the breaker opens within a run."""
+    weights = {"rate_limit": 3, "bulkhead": 3, "retry": 7, "breaker": 7, "pool": 3}
+    present = [
+        name
+        for name, weight in weights.items()
+        if draw(st.integers(0, weight), label=f"has {name}") > 0
+    ]
+    explicit = draw(st.integers(0, 3), label="explicit order") == 0
+    order = tuple(draw(st.permutations(present))) if explicit else tuple(present)
+    period_us = draw(st.sampled_from([1, 100, 1_000, 5_000]), label="limiter period")
+    limit = LimitSpec("token_bucket", draw(st.integers(1, 4)), rate=Fraction(1, period_us * US))
+    retry = draw(retry_specs())
+    if retry.max_attempts is None:
+        # Always an attempt limit here: inside a chain, a zero back-off retrying a refusal (a full
+        # bulkhead held from outside) would otherwise spin without time passing, correctly.
+        retry = dataclasses.replace(retry, max_attempts=draw(st.integers(2, 6)))
+    breaker = BreakerSpec(
+        failure_threshold=draw(st.integers(1, 4)),
+        recovery_timeout_ns=draw(st.integers(1, 30_000)) * US,
+        success_threshold=draw(st.integers(1, 2)),
+    )
+    pool = PoolSpec(
+        size=draw(st.integers(1, 3)),
+        max_overflow=draw(st.integers(0, 1)),
+        lifo=draw(st.booleans()),
+        max_lifetime_ns=None,
+        max_idle_ns=None,
+        leak_threshold_ns=None,
+        validate=False,
+        reset=False,
+        destroy=False,
+    )
+    return ChainSpec(
+        order=order,
+        explicit_order=explicit,
+        limit=limit if "rate_limit" in present else None,
+        bulkhead=BulkheadSpec(draw(st.integers(1, 3)), 0) if "bulkhead" in present else None,
+        retry=retry if "retry" in present else None,
+        breaker=breaker if "breaker" in present else None,
+        pool=pool if "pool" in present else None,
+        fallback=draw(st.integers(0, 2), label="fallback") == 0,
+        asynchronous=draw(st.booleans(), label="async"),
+    )
+
+
+op_steps = st.builds(
+    OpStep,
+    kind=st.sampled_from(["ok", "retryable", "retryable", "retryable", "fatal", "limited"]),
+    duration_us=st.one_of(st.just(0), st.integers(0, 3_000)),
+    # up to 30 ms: often past a retry deadline (at most 20 ms), which must then give up
+    retry_after_ns=st.one_of(st.integers(1, 5_000_000), st.integers(5_000_000, 30_000_000)),
+)
+
+#: What the operation does on each invocation of one call (then it succeeds).
+op_scripts = st.lists(op_steps, max_size=5)

@@ -63,31 +63,46 @@ class RetryModel:
         return self.random.randint(0, bound)
 
     def run(self, script: list[Attempt]) -> RetryOutcome:
-        spec, out = self.spec, RetryOutcome()
+        out = RetryOutcome()
         for k, step in enumerate(script, 1):
             out.calls += 1
             out.elapsed_us += step.duration_us
             if step.kind == "ok":
-                out.events.append(("attempted", out.elapsed_us, k, None))
-                out.result_at = k
+                self.succeeded(out, k)
                 return out
-            out.events.append(("attempted", out.elapsed_us, k, step.kind))
-            retryable = step.kind in RETRYABLE_KINDS
-            if retryable:
-                out.asked.append((k, step.kind))
-                retryable = step.predicate
-            if not retryable:
-                out.raised_at, out.reason = k, "not retryable"
+            if self.failed(out, k, step) is None:
                 return out
-            if spec.max_attempts is not None and k >= spec.max_attempts:
-                return self._give_up(out, k, step, "max_attempts")
-            delay = self.delay_us(k, step)
-            if spec.deadline_us is not None and out.elapsed_us + delay > spec.deadline_us:
-                return self._give_up(out, k, step, "deadline")
-            out.events.append(("scheduled", out.elapsed_us, k, delay * 1_000, step.kind))
-            out.delays_us.append(delay)
-            out.elapsed_us += delay
         raise AssertionError("the script ended before the call did")
+
+    def succeeded(self, out: RetryOutcome, k: int) -> None:
+        """Attempt ``k`` returned (at ``out.elapsed_us``)."""
+        out.events.append(("attempted", out.elapsed_us, k, None))
+        out.result_at = k
+
+    def failed(self, out: RetryOutcome, k: int, step: Attempt) -> int | None:
+        """Attempt ``k`` raised (``step`` says how; ``out.elapsed_us`` is the time since the call
+        started): the delay slept before the next attempt (already added to ``elapsed_us``), or
+        None when the exception propagates (``out.raised_at`` and ``reason`` say why)."""
+        spec = self.spec
+        out.events.append(("attempted", out.elapsed_us, k, step.kind))
+        retryable = step.kind in RETRYABLE_KINDS
+        if retryable:
+            out.asked.append((k, step.kind))
+            retryable = step.predicate
+        if not retryable:
+            out.raised_at, out.reason = k, "not retryable"
+            return None
+        if spec.max_attempts is not None and k >= spec.max_attempts:
+            self._give_up(out, k, step, "max_attempts")
+            return None
+        delay = self.delay_us(k, step)
+        if spec.deadline_us is not None and out.elapsed_us + delay > spec.deadline_us:
+            self._give_up(out, k, step, "deadline")
+            return None
+        out.events.append(("scheduled", out.elapsed_us, k, delay * 1_000, step.kind))
+        out.delays_us.append(delay)
+        out.elapsed_us += delay
+        return delay
 
     @staticmethod
     def _give_up(out: RetryOutcome, k: int, step: Attempt, reason: str) -> RetryOutcome:

@@ -43,6 +43,7 @@ from resilience.events import (
     Listener,
     Listeners,
     StateChanged,
+    count_value,
 )
 
 __all__ = ["BreakerState", "CircuitBreaker", "Permit"]
@@ -71,11 +72,6 @@ class _Phase:
         self.state = state
         self.due_ns = due_ns
         self.successes = 0
-
-
-def _count_value(counter: itertools.count[int]) -> int:
-    """The next value an ``itertools.count`` will return (its repr is ``count(N)``)."""
-    return int(repr(counter)[6:-1])
 
 
 class Permit:
@@ -614,7 +610,7 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
         """A snapshot of the counters."""
         with self._lock:
             return {
-                "calls_succeeded": _count_value(self._succeeded),
+                "calls_succeeded": count_value(self._succeeded),
                 "calls_failed": self._failed,
                 "calls_ignored": self._ignored,
                 "calls_rejected": self._rejected,

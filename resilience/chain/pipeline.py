@@ -21,7 +21,7 @@ import inspect
 import itertools
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from resilience.chain.layers import (
     AsyncStep,
@@ -36,7 +36,7 @@ from resilience.chain.layers import (
     invoke_async,
 )
 from resilience.errors import BulkheadFull, CircuitOpenError, ConfigError, PoolTimeout, RateLimited
-from resilience.events import FallbackUsed, Listener, Listeners
+from resilience.events import FallbackUsed, Listener, Listeners, count_value
 from resilience.validation import checked_clock, checked_name
 
 __all__ = ["DEFAULT_ORDER", "Pipeline"]
@@ -67,9 +67,11 @@ def _is_async_function(fn: object) -> bool:
     )
 
 
-def _checked_order(order: object, present: dict[str, Layer]) -> tuple[str, ...]:
+def _checked_order(
+    order: object, present: dict[str, Layer], default: tuple[str, ...]
+) -> tuple[str, ...]:
     if order is None:
-        return tuple(name for name in DEFAULT_ORDER if name in present)
+        return tuple(name for name in default if name in present)
     if isinstance(order, str) or not isinstance(order, Iterable):
         raise ConfigError("order", order, f"must be a list of layer names from {DEFAULT_ORDER}")
     names = tuple(order)
@@ -97,6 +99,17 @@ class Pipeline:
     for them (0, the default: refuse at once with ``RateLimited``; ``None``: no limit).
     """
 
+    #: The class of each layer, and the order used when none is given (planted variants in the
+    #: property suite replace one or the other).
+    layer_types: ClassVar[dict[str, Any]] = {
+        "rate_limit": RateLimitLayer,
+        "bulkhead": BulkheadLayer,
+        "retry": RetryLayer,
+        "breaker": BreakerLayer,
+        "pool": PoolLayer,
+    }
+    default_order: ClassVar[tuple[str, ...]] = DEFAULT_ORDER
+
     def __init__(
         self,
         *,
@@ -112,23 +125,28 @@ class Pipeline:
         name: str | None = None,
         clock: object = None,
     ) -> None:
+        types = self.layer_types
         present: dict[str, Layer] = {}
         if rate_limiter is not None:
-            present["rate_limit"] = RateLimitLayer(
+            present["rate_limit"] = types["rate_limit"](
                 rate_limiter, cost=rate_limit_cost, wait=rate_limit_wait
             )
-        if bulkhead is not None:
-            present["bulkhead"] = BulkheadLayer(bulkhead)
-        if retry is not None:
-            present["retry"] = RetryLayer(retry)
-        if breaker is not None:
-            present["breaker"] = BreakerLayer(breaker)
-        if pool is not None:
-            present["pool"] = PoolLayer(pool)
+        elif rate_limit_cost != 1 or rate_limit_wait != 0:
+            given = "rate_limit_cost" if rate_limit_cost != 1 else "rate_limit_wait"
+            value = rate_limit_cost if rate_limit_cost != 1 else rate_limit_wait
+            raise ConfigError(given, value, "applies only together with a rate_limiter")
+        for layer, component in (
+            ("bulkhead", bulkhead),
+            ("retry", retry),
+            ("breaker", breaker),
+            ("pool", pool),
+        ):
+            if component is not None:
+                present[layer] = types[layer](component)
         if fallback is not None and not callable(fallback):
             raise ConfigError("fallback", fallback, "must be callable (it receives the error)")
         self.name = checked_name(name, "pipeline")
-        self.order = _checked_order(order, present)
+        self.order = _checked_order(order, present, self.default_order)
         self.layers = tuple(present[name] for name in self.order)
         self.fallback = fallback
         self._fallback_async = fallback is not None and _is_async_function(fallback)
@@ -140,16 +158,16 @@ class Pipeline:
         self._step = self._compose()
         self._astep = self._compose_async()
 
-    def _compose(self) -> Callable[..., Any] | None:
+    def _compose(self, innermost: Step = invoke) -> Step | None:
         if not all(layer.sync_ready for layer in self.layers):
             return None
-        step: Step = invoke
+        step = innermost
         for layer in reversed(self.layers):
             step = layer.wrap(step)
         return step
 
-    def _compose_async(self) -> Callable[..., Any]:
-        step: AsyncStep = invoke_async
+    def _compose_async(self, innermost: AsyncStep = invoke_async) -> AsyncStep:
+        step = innermost
         for layer in reversed(self.layers):
             step = layer.wrap_async(step)
         return step
@@ -277,7 +295,7 @@ class Pipeline:
         fallback's ``fell_back`` / ``fallback_failed``."""
         with self._lock:
             own = dict(self._counts)
-            own["succeeded"] = int(repr(self._succeeded)[6:-1])
+            own["succeeded"] = count_value(self._succeeded)
         own["calls"] = own["succeeded"] + own["failed"] + own["interrupted"]
         snapshot = {"pipeline": own}
         for layer in self.layers:
