@@ -11,6 +11,15 @@ from resilience.bulkhead import (
 )
 from resilience.chain import DEFAULT_ORDER, Pipeline
 from resilience.clock import Clock, SystemClock
+from resilience.config import (
+    PRESETS,
+    OperationConfig,
+    PoolCallbacks,
+    ResilienceConfig,
+    build_pipeline,
+    load_config,
+    presets_table,
+)
 from resilience.errors import (
     BulkheadFull,
     CircuitOpenError,
@@ -48,6 +57,9 @@ from resilience.events import (
     RetryScheduled,
     StateChanged,
 )
+from resilience.log import EventLogger
+from resilience.orchestrator import Resilience
+from resilience.outcome import Outcome
 from resilience.pool import AsyncLease, AsyncResourcePool, Lease, PoolConfig, ResourcePool
 from resilience.ratelimit import (
     GCRA,
@@ -70,6 +82,7 @@ breakers = BreakerRegistry()
 __all__ = [
     "DEFAULT_ORDER",
     "GCRA",
+    "PRESETS",
     "AsyncBulkhead",
     "AsyncBulkheadPermit",
     "AsyncLease",
@@ -97,6 +110,7 @@ __all__ = [
     "Decision",
     "DestroyFailed",
     "Event",
+    "EventLogger",
     "FallbackUsed",
     "FixedWindow",
     "KeyEvicted",
@@ -104,7 +118,10 @@ __all__ = [
     "Lease",
     "LeaseLeaked",
     "Listeners",
+    "OperationConfig",
+    "Outcome",
     "Pipeline",
+    "PoolCallbacks",
     "PoolClosed",
     "PoolConfig",
     "PoolError",
@@ -114,6 +131,8 @@ __all__ = [
     "RateLimiter",
     "RequestAdmitted",
     "RequestRejected",
+    "Resilience",
+    "ResilienceConfig",
     "ResilienceError",
     "ResourceCheckedIn",
     "ResourceCheckedOut",
@@ -132,4 +151,7 @@ __all__ = [
     "TokenBucket",
     "__version__",
     "breakers",
+    "build_pipeline",
+    "load_config",
+    "presets_table",
 ]
