@@ -67,6 +67,15 @@ def _is_async_function(fn: object) -> bool:
     )
 
 
+def _not_for_execute(fn: object) -> bool:
+    """Whether ``execute`` must refuse ``fn``: not callable, or async. A plain function (the
+    common case) costs one attribute read and one bit test."""
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        return bool(code.co_flags & _CO_COROUTINE)
+    return not callable(fn) or _is_async_function(fn)
+
+
 def _checked_order(
     order: object, present: dict[str, Layer], default: tuple[str, ...]
 ) -> tuple[str, ...]:
@@ -178,7 +187,7 @@ class Pipeline:
         """Run ``fn(*args, **kwargs)`` through every layer (``fn(resource, *args, **kwargs)``
         with a pool); its result, the fallback's answer, or the final exception."""
         step = self._step
-        if step is None or self._fallback_async or _is_async_function(fn):
+        if step is None or self._fallback_async or _not_for_execute(fn):
             raise TypeError(self._why_not_sync(fn))
         try:
             result: T = step(fn, args, kwargs)
