@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -164,3 +165,9 @@ def test_a_threshold_above_a_default_failure_rate_drops_the_rate() -> None:
         "operations": {"search": {"breaker": {"failure_threshold": 3}}},
     }
     assert resolved(raw).breaker == {"failure_threshold": 3}
+
+
+def test_the_readme_shows_the_presets_as_they_are() -> None:
+    """The README's presets table is presets_table()'s output: the two cannot drift apart."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert presets_table().strip() in readme
