@@ -26,6 +26,7 @@ __all__ = [
     "AsyncStep",
     "BreakerLayer",
     "BulkheadLayer",
+    "CallLayer",
     "Layer",
     "PoolLayer",
     "RateLimitLayer",
@@ -168,15 +169,9 @@ class BulkheadLayer(Layer):
         return step
 
 
-class RetryLayer(Layer):
-    """Retries the rest of the chain as one attempt (``RetryPolicy``)."""
-
-    name = "retry"
-
-    def __init__(self, policy: object) -> None:
-        if not isinstance(policy, RetryPolicy):
-            raise ConfigError("retry", policy, "must be a RetryPolicy")
-        self.component = policy
+class CallLayer(Layer):
+    """A layer whose component runs the rest of the chain itself: ``component.call(step, ...)``
+    and ``await component.call_async(step, ...)``."""
 
     def wrap(self, inner: Step) -> Step:
         call = self.component.call
@@ -195,7 +190,18 @@ class RetryLayer(Layer):
         return step
 
 
-class BreakerLayer(Layer):
+class RetryLayer(CallLayer):
+    """Retries the rest of the chain as one attempt (``RetryPolicy``)."""
+
+    name = "retry"
+
+    def __init__(self, policy: object) -> None:
+        if not isinstance(policy, RetryPolicy):
+            raise ConfigError("retry", policy, "must be a RetryPolicy")
+        self.component = policy
+
+
+class BreakerLayer(CallLayer):
     """Records one outcome for each pass through it (``CircuitOpenError`` while it rejects).
     A breaker with its own ``fallback_function`` is refused: use the pipeline's ``fallback``,
     which runs outside every layer and never hides a failure from them."""
@@ -213,22 +219,6 @@ class BreakerLayer(Layer):
                 "chain: give the pipeline a fallback instead",
             )
         self.component = breaker
-
-    def wrap(self, inner: Step) -> Step:
-        call = self.component.call
-
-        def step(fn: Any, args: Any, kwargs: Any) -> Any:
-            return call(inner, fn, args, kwargs)
-
-        return step
-
-    def wrap_async(self, inner: AsyncStep) -> AsyncStep:
-        call = self.component.call_async
-
-        async def step(fn: Any, args: Any, kwargs: Any) -> Any:
-            return await call(inner, fn, args, kwargs)
-
-        return step
 
 
 class PoolLayer(Layer):
