@@ -51,7 +51,7 @@ class PermitBase:
         self._token: int | None = None  # the admission instant while held
         self._used = False
 
-    def _plan(self, new_waker: Callable[[], Waker]) -> Plan:
+    def _plan(self, new_waker: Callable[[], Waker]) -> int | Plan:
         """The acquisition plan of this permit's only entry (``RuntimeError`` for another)."""
         if self._used:
             raise RuntimeError("a permit is entered once: take a new one with bulkhead.permit()")

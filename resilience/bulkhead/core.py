@@ -107,12 +107,14 @@ class BulkheadCore:
         """Take a free permit for a caller that arrived at ``started``; returns its token."""
         self.in_flight += 1
         self.admitted += 1
-        self._emit(BulkheadAdmitted(self.config.name, now, now - started))
+        if self.listeners.active:  # build events only for someone
+            self._emit(BulkheadAdmitted(self.config.name, now, now - started))
         return now
 
     def _reject(self, now: int, started: int, max_wait_ns: int) -> BulkheadFull:
         self.rejected += 1
-        self._emit(BulkheadRejected(self.config.name, now, now - started))
+        if self.listeners.active:
+            self._emit(BulkheadRejected(self.config.name, now, now - started))
         return BulkheadFull(
             self.config.name,
             max_concurrent=self.max_concurrent,
@@ -132,7 +134,8 @@ class BulkheadCore:
         the grant is recorded first, so the waiter finds it whenever it looks."""
         waiter.admitted_ns = now
         self.admitted += 1
-        self._emit(BulkheadAdmitted(self.config.name, now, now - waiter.started_ns))
+        if self.listeners.active:
+            self._emit(BulkheadAdmitted(self.config.name, now, now - waiter.started_ns))
         waiter.waker.wake()
 
     def _claim(self, waiter: Waiter) -> int | None:
@@ -145,10 +148,21 @@ class BulkheadCore:
 
     # ---------------------------------------------------------------- operations
 
-    def acquire(self, max_wait_ns: int | None, new_waker: Callable[[], Waker]) -> Plan:
-        """A permit now if one is free and nobody waits; else wait for a grant until
-        ``max_wait_ns`` has passed on the bulkhead's clock (``None``: no limit; ``0``: never
-        wait), then ``BulkheadFull``."""
+    def acquire(self, max_wait_ns: int | None, new_waker: Callable[[], Waker]) -> int | Plan:
+        """A permit now (its token) if one is free and nobody waits, decided in one locked
+        section with no generator to drive (the common case); else the plan that waits for a
+        grant (see ``_acquire``)."""
+        with self.lock:
+            if self._free_for_newcomer():
+                now = self.now()
+                return self._admit(now, now)
+        return self._acquire(max_wait_ns, new_waker)
+
+    def _acquire(self, max_wait_ns: int | None, new_waker: Callable[[], Waker]) -> Plan:
+        """A permit now if one is free and nobody waits (decided again: the state may have
+        changed since ``acquire`` looked); else wait for a grant until ``max_wait_ns`` has
+        passed on the bulkhead's clock (``None``: no limit; ``0``: never wait), then
+        ``BulkheadFull``."""
         with self.lock:
             started = self.now()
             if self._free_for_newcomer():
@@ -194,7 +208,8 @@ class BulkheadCore:
     def _release(self, token: int) -> None:
         now = self.now()
         self.finished += 1
-        self._emit(BulkheadReleased(self.config.name, now, now - token))
+        if self.listeners.active:
+            self._emit(BulkheadReleased(self.config.name, now, now - token))
         self._free_permit(now)
 
     def deliver(self) -> None:
