@@ -267,7 +267,11 @@ def bulkhead_specs(draw: st.DrawFn) -> BulkheadSpec:
         ),
         label="max_wait_ns",
     )
-    return BulkheadSpec(max_concurrent=draw(st.integers(1, 4)), max_wait_ns=max_wait_ns)
+    return BulkheadSpec(
+        max_concurrent=draw(st.integers(1, 4)),
+        max_wait_ns=max_wait_ns,
+        listen=draw(st.integers(0, 2), label="listen") > 0,  # quiet one time in three
+    )
 
 
 @st.composite

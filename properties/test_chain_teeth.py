@@ -8,6 +8,8 @@ from properties.harness.runner import expect_caught
 from properties.machines.chain import chain_machine
 from properties.mutants.chain import CHAIN_MUTANTS
 
+pytestmark = pytest.mark.teeth
+
 
 @pytest.mark.parametrize("name", sorted(CHAIN_MUTANTS))
 def test_chain_machine_catches(name: str) -> None:

@@ -25,6 +25,9 @@ __all__ = ["BulkheadModel", "BulkheadSpec", "Full", "Waiting"]
 class BulkheadSpec:
     max_concurrent: int
     max_wait_ns: int | None  # the bulkhead's default: None waits forever, 0 never waits
+    # Someone subscribed to the bulkhead's events. Without a listener the bulkhead builds no
+    # events, so the machine runs that path too (and compares events only when listening).
+    listen: bool = True
 
 
 class Full(Exception):

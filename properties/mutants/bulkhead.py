@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from resilience import AsyncBulkhead, Bulkhead, BulkheadAdmitted, BulkheadPermit
+from resilience import (
+    AsyncBulkhead,
+    Bulkhead,
+    BulkheadAdmitted,
+    BulkheadPermit,
+    BulkheadReleased,
+)
 from resilience.bulkhead.asynchronous import run as run_async
 from resilience.bulkhead.base import DEFAULT
 from resilience.bulkhead.core import BulkheadCore, Waiter
@@ -47,6 +53,18 @@ class GrantWithoutWakeUp(BulkheadCore):
         waiter.admitted_ns = now
         self.admitted += 1
         self._emit(BulkheadAdmitted(self.config.name, now, now - waiter.started_ns))
+
+
+class CountedOnlyWhenListened(BulkheadCore):
+    """The release's counter moved under the "anyone listening?" test that guards building its
+    event: with nobody subscribed, ``finished`` never moves (class 23: statistics not updated)."""
+
+    def _release(self, token: int) -> None:
+        now = self.now()
+        if self.listeners.active:
+            self.finished += 1
+            self._emit(BulkheadReleased(self.config.name, now, now - token))
+        self._free_permit(now)
 
 
 class Barging(BulkheadCore):
@@ -145,6 +163,7 @@ def _core(base: type, core: type[BulkheadCore]) -> type:
 
 BULKHEAD_MUTANTS: dict[str, tuple[bool, type]] = {
     "AdmitsOneTooMany": (False, _core(Bulkhead, AdmitsOneTooMany)),
+    "CountedOnlyWhenListened": (False, _core(Bulkhead, CountedOnlyWhenListened)),
     "ReleaseSkippedOnError": (False, ReleaseSkippedOnError),
     "ExitReleasesTwice": (False, ExitReleasesTwice),
     **{core.__name__: (True, _core(AsyncBulkhead, core)) for core in (

@@ -101,7 +101,8 @@ class BulkheadDriver:
             name="bulkhead",
             clock=self.clock,
         )
-        self.bulkhead.subscribe(self.events.append)
+        if spec.listen:
+            self.bulkhead.subscribe(self.events.append)
         self.inside: list[Inside] = []
 
     def close_loop(self) -> None:
