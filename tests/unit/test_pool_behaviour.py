@@ -310,8 +310,9 @@ def test_the_pool_timeout_is_the_default_and_can_be_overridden(
 def test_a_positive_timeout_expires_exactly_on_the_pool_clock(
     make: Callable[..., ResourcePool[Any]], frozen: FrozenTime
 ) -> None:
-    """checkout(timeout=0.5) waits while the pool's clock is short of 0.5 s, however long that
-    takes in real time, and raises PoolTimeout once it reaches it (waited_ns == 0.5 s)."""
+    """checkout(timeout=60) waits while the pool's clock is short of 60 s, however long that
+    takes in real time, and raises PoolTimeout once it reaches it (waited_ns == 60 s). 60 s is
+    far beyond the real time the test waits, so a wait timed on the real clock fails it."""
     pool = make(size=1)
     events = record(pool)
     held = pool.checkout()
@@ -319,24 +320,24 @@ def test_a_positive_timeout_expires_exactly_on_the_pool_clock(
 
     def wait() -> None:
         try:
-            pool.checkout(timeout=0.5)
+            pool.checkout(timeout=60)
         except BaseException as error:
             outcome.append(error)
 
     thread = threading.Thread(target=wait, daemon=True)
     thread.start()
     eventually(lambda: pool.status()["waiting"] == 1)
-    frozen.advance_us(500 * MS - 1)
+    frozen.advance_us(60_000 * MS - 1)
     time.sleep(0.05)  # several of the waiter's polls of the frozen clock
     assert thread.is_alive()
     assert pool.status()["waiting"] == 1
     frozen.advance_us(1)
     thread.join(WAIT)
-    assert not thread.is_alive()
+    assert not thread.is_alive(), "the timeout passed on the pool's clock, unnoticed"
     assert len(outcome) == 1
     assert isinstance(outcome[0], PoolTimeout)
-    assert outcome[0].timeout == 0.5
-    assert [e.waited_ns for e in of(events, CheckoutTimedOut)] == [500_000_000]
+    assert outcome[0].timeout == 60
+    assert [e.waited_ns for e in of(events, CheckoutTimedOut)] == [60_000_000_000]
     assert pool.status()["waiting"] == 0
     pool.checkin(held)
 
