@@ -1,1 +1,1 @@
-"""What every machine needs: frozen time, coverage targets, profiles, strategies."""
+"""What every machine needs: frozen time, coverage targets, profiles, step traces and replay."""

@@ -40,6 +40,8 @@ class FrozenTime:
         self._freezer: freeze_time | None = None  # type: ignore[valid-type]
         self._factory: freezegun.api.FrozenDateTimeFactory | None = None
         self._saved_inspection_limit: int | None = None
+        #: Microseconds advanced so far (step traces report each step's share).
+        self.advanced_us = 0
 
     @property
     def running(self) -> bool:
@@ -81,6 +83,7 @@ class FrozenTime:
             )
         if microseconds:
             self._factory.tick(timedelta(microseconds=microseconds))
+            self.advanced_us += microseconds
 
     def advance_ns(self, nanoseconds: int) -> None:
         """Move forward by ``nanoseconds``: a multiple of 1000 (never silently rounded)."""

@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
-    RuleBasedStateMachine,
     consumes,
     initialize,
     invariant,
@@ -23,6 +22,7 @@ from hypothesis.stateful import (
 
 from properties.harness.coverage import CoverageTracker
 from properties.harness.frozen import NS_PER_US, FrozenTime
+from properties.harness.trace import TracedMachine
 from properties.models.breaker import BreakerModel, Outcome
 from properties.strategies import BreakerCase, outcomes, time_steps_us
 from properties.targets.breaker import (
@@ -61,8 +61,10 @@ BREAKER_COVERAGE = frozenset(
 )
 
 
-class BreakerMachine(RuleBasedStateMachine):
+class BreakerMachine(TracedMachine):
     """Set ``target`` (and optionally ``coverage``) on a subclass: see ``breaker_machine``."""
+
+    machine_id: ClassVar[str] = "breaker"
 
     target: ClassVar[BreakerTarget]
     coverage: ClassVar[CoverageTracker | None] = None

@@ -18,11 +18,12 @@ import asyncio
 from typing import Any, ClassVar
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import initialize, invariant, precondition, rule
 
 import resilience
 from properties.harness.coverage import CoverageTracker
 from properties.harness.frozen import NS_PER_US, FrozenTime
+from properties.harness.trace import TracedMachine
 from properties.models.bulkhead import BulkheadModel, BulkheadSpec, Full
 from properties.strategies import bulkhead_specs, time_steps_us
 from properties.targets.bulkhead import Boom, BulkheadDriver, BulkheadTarget, HeldCall
@@ -55,9 +56,11 @@ _MAX_WAITS = st.one_of(
 _CALL_ENDS = st.sampled_from(["return", "raise", "cancel"])
 
 
-class BulkheadMachine(RuleBasedStateMachine):
+class BulkheadMachine(TracedMachine):
     """The steps both bulkheads take (the sync one cannot wait inside a single-threaded
     machine: its waiting is checked with real threads in tests/integration)."""
+
+    machine_id: ClassVar[str] = "bulkhead"
 
     target: ClassVar[BulkheadTarget]
     coverage: ClassVar[CoverageTracker | None] = None

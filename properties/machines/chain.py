@@ -21,10 +21,11 @@ import asyncio
 from typing import Any, ClassVar
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from properties.harness.coverage import CoverageTracker
 from properties.harness.frozen import NS_PER_US, FrozenTime
+from properties.harness.trace import TracedMachine
 from properties.models.chain import ChainModel, ChainSpec, OpStep
 from properties.models.pool import Refused
 from properties.strategies import chain_specs, op_scripts
@@ -66,8 +67,10 @@ _OUTCOMES = (CallSucceeded, CallFailed, CallIgnored, CallRejected)
 OP = "operation called"  # the marker the operation leaves in the trace
 
 
-class ChainMachine(RuleBasedStateMachine):
+class ChainMachine(TracedMachine):
     """Set ``target`` (and optionally ``coverage``) on a subclass: see ``chain_machine``."""
+
+    machine_id: ClassVar[str] = "chain"
 
     target: ClassVar[ChainTarget]
     coverage: ClassVar[CoverageTracker | None] = None

@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
-    RuleBasedStateMachine,
     consumes,
     initialize,
     invariant,
@@ -27,6 +26,7 @@ from hypothesis.stateful import (
 import resilience
 from properties.harness.coverage import CoverageTracker
 from properties.harness.frozen import NS_PER_US, FrozenClock, FrozenTime
+from properties.harness.trace import TracedMachine
 from properties.models.pool import Cancelled, PoolModel, PoolSpec, Refused
 from properties.strategies import pool_specs, time_steps_us
 from properties.targets.pool import PoolDriver, PoolTarget, Scripted, Thing
@@ -54,7 +54,9 @@ _REASONS = {
 }
 
 
-class PoolMachine(RuleBasedStateMachine):
+class PoolMachine(TracedMachine):
+    machine_id: ClassVar[str] = "pool"
+
     target: ClassVar[PoolTarget]
     coverage: ClassVar[CoverageTracker | None] = None
 

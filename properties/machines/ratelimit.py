@@ -19,11 +19,12 @@ from fractions import Fraction
 from typing import Any, ClassVar
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import initialize, invariant, precondition, rule
 
 import resilience
 from properties.harness.coverage import CoverageTracker
 from properties.harness.frozen import NS_PER_US, FrozenTime
+from properties.harness.trace import TracedMachine
 from properties.models.ratelimit import LimitModel, Verdict, model_for
 from properties.models.ratelimit_bounds import violation
 from properties.strategies import (
@@ -64,8 +65,10 @@ def _ceil_us(ns: int) -> int:
     return -(-ns // NS_PER_US)
 
 
-class RateLimitMachine(RuleBasedStateMachine):
+class RateLimitMachine(TracedMachine):
     """Set ``target`` (and optionally ``coverage``) on a subclass: see ``rate_limit_machine``."""
+
+    machine_id: ClassVar[str] = "ratelimit"
 
     target: ClassVar[LimiterTarget]
     coverage: ClassVar[CoverageTracker | None] = None
