@@ -76,6 +76,13 @@ def _not_for_execute(fn: object) -> bool:
     return not callable(fn) or _is_async_function(fn)
 
 
+def _discard(awaitable: object) -> None:
+    """Close an awaitable that will never be awaited (no "never awaited" warning)."""
+    close = getattr(awaitable, "close", None)
+    if close is not None:
+        close()
+
+
 def _checked_order(
     order: object, present: dict[str, Layer], default: tuple[str, ...]
 ) -> tuple[str, ...]:
@@ -195,7 +202,15 @@ class Pipeline:
             if self.fallback is None:
                 self._count_failure(error)
                 raise
-            return self._fall_back(error)  # type: ignore[no-any-return]
+            answer = self._fall_back(error)
+            if inspect.isawaitable(answer):
+                _discard(answer)
+                self._fallback_done(error, failed=True)
+                raise TypeError(
+                    f"{self!r}: the fallback returned an awaitable; only aexecute can await it"
+                ) from error
+            self._fallback_done(error, failed=False)
+            return answer  # type: ignore[no-any-return]
         except BaseException:
             self._count("interrupted")
             raise
@@ -217,9 +232,10 @@ class Pipeline:
             if inspect.isawaitable(answer):
                 try:
                     answer = await answer
-                except Exception as failed:
-                    self._fallback_raised(error, failed)
+                except Exception:
+                    self._fallback_done(error, failed=True)
                     raise
+            self._fallback_done(error, failed=False)
             return answer
         except BaseException:
             self._count("interrupted")
@@ -251,28 +267,16 @@ class Pipeline:
                     break
 
     def _fall_back(self, error: Exception) -> Any:
-        """The fallback's answer for ``error`` (counted as a failure first); for an async
-        fallback, its awaitable (``aexecute`` awaits it and reports how it ends)."""
+        """What the fallback answers for ``error`` (counted as a failure first): its value, or
+        an awaitable for the caller to await. A fallback that raises is counted and propagates
+        (chained to ``error``, which is being handled)."""
         self._count_failure(error)
         assert self.fallback is not None
         try:
-            answer = self.fallback(error)
-        except Exception as failed:
-            self._fallback_raised(error, failed)
+            return self.fallback(error)
+        except Exception:
+            self._fallback_done(error, failed=True)
             raise
-        if not inspect.isawaitable(answer):
-            self._fallback_done(error, failed=False)
-            return answer
-        return self._awaited(error, answer)
-
-    async def _awaited(self, error: Exception, answer: Any) -> Any:
-        value = await answer
-        self._fallback_done(error, failed=False)
-        return value
-
-    def _fallback_raised(self, error: Exception, _failed: Exception) -> None:
-        # Raised while ``error`` is being handled: Python chains it as ``__context__`` already.
-        self._fallback_done(error, failed=True)
 
     def _fallback_done(self, error: Exception, *, failed: bool) -> None:
         with self._lock:

@@ -256,3 +256,20 @@ def test_count_value_reads_an_itertools_counter() -> None:
     for _ in range(12):
         next(counter)
     assert count_value(counter) == 12
+
+
+def test_execute_refuses_a_fallback_answer_it_cannot_await() -> None:
+    """A plain fallback that returns a coroutine: execute cannot await it, so it says so (the
+    failure still counted, the fallback counted as failed) instead of returning the coroutine."""
+
+    async def later() -> str:
+        return "too late"
+
+    pipeline = Pipeline(fallback=lambda _error: later())
+    with pytest.raises(TypeError, match="only aexecute can await it") as caught:
+        pipeline.execute(boom)
+    assert isinstance(caught.value.__cause__, ConnectionError)
+    counts = pipeline.metrics()["pipeline"]
+    assert (counts["failed"], counts["fell_back"], counts["fallback_failed"]) == (1, 0, 1)
+    assert asyncio.run(pipeline.aexecute(boom)) == "too late"
+    assert pipeline.metrics()["pipeline"]["fell_back"] == 1
