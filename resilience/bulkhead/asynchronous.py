@@ -22,10 +22,9 @@ async def run(core: BulkheadCore, plan: int | Plan) -> int:
     Cancellation while waiting is thrown into the plan, which gives the place or the grant back
     and re-raises it. Nothing is awaited once the plan has admitted the caller, so a permit is
     never acquired without being owned."""
-    if type(plan) is int:  # admitted at once: nothing to wait for
+    if isinstance(plan, int):  # admitted at once: nothing to wait for
         core.deliver()
         return plan
-    assert not isinstance(plan, int)
     try:
         effect = next(plan)
         while True:

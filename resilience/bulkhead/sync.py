@@ -20,10 +20,9 @@ def run(core: BulkheadCore, plan: int | Plan) -> int:
     """Carry out an acquisition plan in this thread: its token, or the error it raises. An
     interruption while waiting (``KeyboardInterrupt``...) is thrown into the plan, which gives
     the place or the grant back and re-raises it."""
-    if type(plan) is int:  # admitted at once: nothing to wait for
+    if isinstance(plan, int):  # admitted at once: nothing to wait for
         core.deliver()
         return plan
-    assert not isinstance(plan, int)
     try:
         effect = next(plan)
         while True:
