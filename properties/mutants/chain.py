@@ -47,6 +47,13 @@ class _RetryOutsideBreaker(Pipeline):
     default_order = ("rate_limit", "bulkhead", "breaker", "retry", "pool")
 
 
+class _LimiterInsideRetry(Pipeline):
+    """The default order puts the rate limit inside the retry: every attempt is charged, so a
+    struggling dependency drains the budget of healthy callers (a limiter per attempt)."""
+
+    default_order = ("bulkhead", "retry", "rate_limit", "breaker", "pool")
+
+
 class _LeaseKeptOnRaise(PoolLayer):
     def wrap(self, inner: Step) -> Step:
         pool = self.sync
@@ -78,14 +85,12 @@ class _LeakOnRaise(Pipeline):
     layer_types: ClassVar[dict[str, Any]] = {**Pipeline.layer_types, "pool": _LeaseKeptOnRaise}
 
 
-CHAIN_MUTANTS: dict[str, ChainTarget] = {
-    "RetryWrapsOpenBreaker": ChainTarget("RetryWrapsOpenBreaker", retry_class=CircuitOpenRetried),
-    "FallbackSwallowsInside": ChainTarget("FallbackSwallowsInside", pipeline_class=_FallbackInside),
-    "ReversedRetryBreaker": ChainTarget(
-        "ReversedRetryBreaker", pipeline_class=_RetryOutsideBreaker
-    ),
-    "LeaseNotReturnedOnRaise": ChainTarget("LeaseNotReturnedOnRaise", pipeline_class=_LeakOnRaise),
-    "RateLimitedPastDeadline": ChainTarget(
-        "RateLimitedPastDeadline", retry_class=RateLimitedPastDeadline
-    ),
+_VARIANTS: dict[str, dict[str, Any]] = {
+    "RetryWrapsOpenBreaker": {"retry_class": CircuitOpenRetried},
+    "FallbackSwallowsInside": {"pipeline_class": _FallbackInside},
+    "ReversedRetryBreaker": {"pipeline_class": _RetryOutsideBreaker},
+    "LimiterChargedPerAttempt": {"pipeline_class": _LimiterInsideRetry},
+    "LeaseNotReturnedOnRaise": {"pipeline_class": _LeakOnRaise},
+    "RateLimitedPastDeadline": {"retry_class": RateLimitedPastDeadline},
 }
+CHAIN_MUTANTS = {name: ChainTarget(name, **parts) for name, parts in _VARIANTS.items()}
