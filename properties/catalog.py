@@ -8,10 +8,22 @@ from typing import Any
 
 from hypothesis.stateful import RuleBasedStateMachine
 
-__all__ = ["MACHINES", "machine_class", "targets"]
+from properties.harness.coverage import CoverageTracker
+
+__all__ = ["MACHINES", "REAL_TARGETS", "coverage_labels", "machine_class", "targets"]
 
 #: Machine ids, in the order a run visits them.
 MACHINES = ("breaker", "bulkhead", "chain", "pool", "ratelimit")
+
+#: The targets that are our real implementations (what ``fuzz`` runs by default): every other
+#: target is a planted bug, or the unfixed base package the breaker machine is known to fail.
+REAL_TARGETS: dict[str, tuple[str, ...]] = {
+    "breaker": ("resilience.CircuitBreaker",),
+    "bulkhead": ("sync", "async"),
+    "chain": ("resilience",),
+    "pool": ("sync", "async"),
+    "ratelimit": ("fixed_window", "gcra", "sliding_counter", "sliding_log", "token_bucket"),
+}
 
 
 def _breaker() -> tuple[dict[str, Any], Callable[..., type[RuleBasedStateMachine]]]:
@@ -83,14 +95,65 @@ def targets(machine: str) -> dict[str, Any]:
     return _load(machine)[0]
 
 
-def machine_class(machine: str, target: str) -> type[RuleBasedStateMachine]:
-    """A fresh machine class checking ``target`` (no coverage tracking)."""
+def machine_class(
+    machine: str, target: str, coverage: CoverageTracker | None = None
+) -> type[RuleBasedStateMachine]:
+    """A fresh machine class checking ``target``, recording coverage into ``coverage`` if given."""
     found, factory = _load(machine)
+    return factory(_target(machine, found, target), coverage)
+
+
+def coverage_labels(machine: str, target: str) -> frozenset[str]:
+    """The coverage labels ``machine`` declares when it checks ``target``."""
+    found = targets(machine)
+    return _COVERAGE[machine](_target(machine, found, target))
+
+
+def _target(machine: str, found: dict[str, Any], target: str) -> Any:
     if target not in found:
         raise LookupError(
             f"machine {machine!r} has no target {target!r} (targets: {', '.join(sorted(found))})"
         )
-    return factory(found[target])
+    return found[target]
+
+
+def _breaker_labels(target: Any) -> frozenset[str]:
+    from properties.machines.breaker import BREAKER_COVERAGE
+
+    return BREAKER_COVERAGE
+
+
+def _bulkhead_labels(target: Any) -> frozenset[str]:
+    from properties.machines.bulkhead import bulkhead_coverage
+
+    return bulkhead_coverage(target.asynchronous)
+
+
+def _chain_labels(target: Any) -> frozenset[str]:
+    from properties.machines.chain import CHAIN_COVERAGE
+
+    return CHAIN_COVERAGE
+
+
+def _pool_labels(target: Any) -> frozenset[str]:
+    from properties.machines.pool import pool_coverage
+
+    return pool_coverage(target.asynchronous)
+
+
+def _ratelimit_labels(target: Any) -> frozenset[str]:
+    from properties.machines.ratelimit import limit_coverage
+
+    return limit_coverage(target.algorithm)
+
+
+_COVERAGE: dict[str, Callable[[Any], frozenset[str]]] = {
+    "breaker": _breaker_labels,
+    "bulkhead": _bulkhead_labels,
+    "chain": _chain_labels,
+    "pool": _pool_labels,
+    "ratelimit": _ratelimit_labels,
+}
 
 
 def _load(machine: str) -> tuple[dict[str, Any], Callable[..., type[RuleBasedStateMachine]]]:

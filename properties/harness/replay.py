@@ -27,6 +27,7 @@ from typing import Any
 from hypothesis.stateful import Bundle, MultipleResults, RuleBasedStateMachine
 
 from properties.harness.codec import Choice, CodecError, Ref, decode
+from properties.harness.state import state_lines
 from properties.harness.trace import load, recording, type_name
 
 __all__ = ["ProgramDoesNotApply", "ReplayResult", "replay", "replay_file", "same_failure"]
@@ -319,6 +320,8 @@ class _Replay:
         except BaseException as error:
             error.add_note(f"replaying {self.label}: {self.failed_in} failed, {current}")
             self.say(f"  # {self.failed_in} raised {type_name(type(error))}: {error}")
+            for line in state_lines(machine):
+                self.say(f"  # {line}")
             raise
         finally:
             self.say("state.teardown()")

@@ -68,6 +68,7 @@ __all__ = [
     "recording",
     "save",
     "type_name",
+    "watching",
 ]
 
 #: The regression program format this module writes and reads.
@@ -83,6 +84,9 @@ _RECORDING: ContextVar[bool] = ContextVar(
     "properties_trace_recording",
     default=os.environ.get("PROPERTIES_TRACE", "1").strip().lower() not in ("0", "false", "no"),
 )
+_WATCH: ContextVar[Callable[[TracedMachine], object] | None] = ContextVar(
+    "properties_trace_watch", default=None
+)
 
 _MISSING = object()
 _PLAIN = frozenset({int, str, bool, type(None)})
@@ -95,6 +99,18 @@ class TraceError(RuntimeError):
 
 class ProgramError(ValueError):
     """A file that is not a regression program of this format."""
+
+
+@contextmanager
+def watching(callback: Callable[[TracedMachine], object]) -> Iterator[None]:
+    """Call ``callback`` with every machine created inside the block (one per example, its
+    ``_trace`` already set), before the subclass sets anything up: it may raise to end the run
+    (how ``fuzz`` counts examples and steps and ends a shard when its time is up)."""
+    token = _WATCH.set(callback)
+    try:
+        yield
+    finally:
+        _WATCH.reset(token)
 
 
 @contextmanager
@@ -315,6 +331,9 @@ class TracedMachine(RuleBasedStateMachine):
             finals.append(trace)
             del finals[:-16]
         self._trace = trace
+        watch = _WATCH.get()
+        if watch is not None:  # last: subclasses start frozen time only after this returns
+            watch(self)
 
 
 def last_trace(machine: type) -> Trace | None:
