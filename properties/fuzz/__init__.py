@@ -1,0 +1,1 @@
+"""The fuzz command: state machines in worker processes sharing one example database."""
