@@ -1,0 +1,222 @@
+"""``python -m properties``: the suite beyond ``pytest properties/``.
+
+* ``fuzz``: deep fuzzing for a time budget, in worker processes sharing an example database; a
+  failure becomes a regression program in ``properties/regressions/``.
+* ``replay [FILE ...]``: replay regression programs without the Hypothesis engine.
+* ``reproduce --machine M --target T --seed N``: rerun one fuzz shard from its seed.
+* ``report SUMMARY.json ... --html F --markdown F``: turn fuzz summaries into a report.
+
+Exit status: 0 when everything passed, 1 when something failed, 2 for a bad command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+MACHINES = ("breaker", "bulkhead", "chain", "pool", "ratelimit")  # as properties.catalog
+
+
+def _positive_minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of minutes: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"--minutes must be a positive, finite number: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed is not negative: {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    from properties.fuzz.corpus import REGRESSIONS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m properties",
+        description="Deep fuzzing, regression replay and reports for the property suite.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fuzz = commands.add_parser("fuzz", help="fuzz the machines for a time budget")
+    fuzz.add_argument(
+        "--machine",
+        action="append",
+        choices=MACHINES,
+        help="a machine to fuzz (repeatable; default: all)",
+    )
+    fuzz.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        help="a target of the chosen machines (repeatable; default: every real implementation; "
+        "a planted bug's name fuzzes that bug)",
+    )
+    fuzz.add_argument(
+        "--minutes", type=_positive_minutes, default=1.0, help="time budget (default 1)"
+    )
+    fuzz.add_argument(
+        "--workers", type=_positive_int, default=None, help="processes (default: cores)"
+    )
+    fuzz.add_argument(
+        "--db",
+        default=".hypothesis/examples",
+        help="example database shared by the workers: a directory, or redis://host:port/n "
+        "(default .hypothesis/examples)",
+    )
+    fuzz.add_argument("--out", type=Path, default=REGRESSIONS, help="where failing programs go")
+    fuzz.add_argument("--json", type=Path, help="write the run's summary here")
+    fuzz.add_argument("--seed", type=_seed, help="base seed: the same shard seeds every run")
+    fuzz.add_argument(
+        "--progress", type=_seconds, default=10.0, help="seconds between progress lines (0: none)"
+    )
+
+    replay = commands.add_parser("replay", help="replay regression programs")
+    replay.add_argument("files", nargs="*", type=Path, help="programs (default: the whole corpus)")
+    replay.add_argument("-v", "--verbose", action="store_true", help="print every step")
+
+    reproduce = commands.add_parser("reproduce", help="rerun one fuzz shard from its seed")
+    reproduce.add_argument("--machine", required=True, choices=MACHINES)
+    reproduce.add_argument("--target", help="default: the machine's only real target")
+    reproduce.add_argument("--seed", type=_seed, required=True)
+    reproduce.add_argument(
+        "--out", type=Path, help="also write the failing program into this directory"
+    )
+
+    report = commands.add_parser("report", help="turn fuzz summaries into HTML and Markdown")
+    report.add_argument("summaries", nargs="+", type=Path, help="fuzz --json files")
+    report.add_argument("--html", type=Path, help="write the HTML page here")
+    report.add_argument("--markdown", type=Path, help="write the Markdown summary here")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from properties.fuzz.assertions import rewrite_asserts
+
+    rewrite_asserts()  # before the parser pulls in anything that imports a machine
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    from properties.harness.profiles import register_profiles
+
+    register_profiles()
+    command = arguments.command
+    if command == "fuzz":
+        return _fuzz(parser, arguments)
+    if command == "replay":
+        from properties.fuzz.replaying import replay_programs
+
+        return replay_programs(arguments.files, verbose=arguments.verbose)
+    if command == "reproduce":
+        return _reproduce(parser, arguments)
+    return _report(parser, arguments)
+
+
+def _fuzz(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
+    from properties.fuzz.database import DatabaseError, close_database, open_database
+    from properties.fuzz.run import (
+        FuzzError,
+        FuzzOptions,
+        command_line,
+        default_workers,
+        fuzz,
+        plan,
+    )
+
+    options = FuzzOptions(
+        machines=tuple(arguments.machine or MACHINES),
+        targets=tuple(arguments.target),
+        minutes=arguments.minutes,
+        workers=arguments.workers or default_workers(),
+        database=arguments.db or None,
+        out=arguments.out,
+        json=arguments.json,
+        seed=arguments.seed,
+        progress=arguments.progress,
+        command=command_line(),
+    )
+    try:
+        plan(options.machines, options.targets)
+        if options.database:
+            close_database(open_database(options.database))  # refuse a bad --db at once
+    except (FuzzError, DatabaseError) as error:
+        parser.error(str(error))
+    return fuzz(options)
+
+
+def _reproduce(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
+    from properties import catalog
+    from properties.fuzz.corpus import write_program
+    from properties.fuzz.shard import reproduce
+
+    machine, target = arguments.machine, arguments.target
+    if target is None:
+        real = catalog.REAL_TARGETS[machine]
+        if len(real) != 1:
+            parser.error(
+                f"machine {machine!r} has several targets: give --target ({', '.join(real)})"
+            )
+        target = real[0]
+    if target not in catalog.targets(machine):
+        parser.error(f"machine {machine!r} has no target {target!r}")
+    print(f"reproducing {machine} / {target} from seed {arguments.seed} (nightly profile)")
+    found = reproduce(machine, target, arguments.seed)
+    if found is None:
+        print("passed: this seed finds no failure")
+        return 0
+    print(f"FAILURE {machine} / {target}: {found.type}: {found.message}")
+    if found.program is not None:
+        for index, step in enumerate(found.program["steps"]):
+            print(f"  step {index}: {step}")
+        if arguments.out is not None:
+            print(f"program: {write_program(found.program, arguments.out)}")
+    return 1
+
+
+def _report(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
+    from properties.fuzz.report import ReportError, write_report
+
+    if arguments.html is None and arguments.markdown is None:
+        parser.error("report: give --html FILE, --markdown FILE, or both")
+    try:
+        write_report(
+            arguments.summaries, html_path=arguments.html, markdown_path=arguments.markdown
+        )
+    except ReportError as error:
+        print(f"report: {error}", file=sys.stderr)
+        return 1
+    for path in (arguments.html, arguments.markdown):
+        if path is not None:
+            print(f"wrote {path}")
+    return 0
