@@ -12,53 +12,40 @@ Exit status: 0 when everything passed, 1 when something failed, 2 for a bad comm
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
 MACHINES = ("breaker", "bulkhead", "chain", "pool", "ratelimit")  # as properties.catalog
 
 
-def _positive_minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of minutes: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"--minutes must be a positive, finite number: {text!r}")
-    return value
+def _number(
+    kind: Callable[[str], float], what: str, valid: Callable[[float], bool], rule: str
+) -> Callable[[str], Any]:
+    """An argparse type: ``text`` read with ``kind`` (refused unless finite and ``valid``)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        if not (math.isfinite(value) and valid(value)):
+            raise argparse.ArgumentTypeError(f"{rule}: {text!r}")
+        return value
+
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a seed is not negative: {text!r}")
-    return value
+_minutes = _number(
+    float, "a number of minutes", lambda v: v > 0, "--minutes must be a positive, finite number"
+)
+_workers = _number(int, "a whole number", lambda v: v >= 1, "must be at least 1")
+_seconds = _number(float, "a number of seconds", lambda v: v >= 0, "must be finite, not negative")
+_seed = _number(int, "a whole number (a seed)", lambda v: v >= 0, "a seed is not negative")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,12 +71,8 @@ def _parser() -> argparse.ArgumentParser:
         help="a target of the chosen machines (repeatable; default: every real implementation; "
         "a planted bug's name fuzzes that bug)",
     )
-    fuzz.add_argument(
-        "--minutes", type=_positive_minutes, default=1.0, help="time budget (default 1)"
-    )
-    fuzz.add_argument(
-        "--workers", type=_positive_int, default=None, help="processes (default: cores)"
-    )
+    fuzz.add_argument("--minutes", type=_minutes, default=1.0, help="time budget (default 1)")
+    fuzz.add_argument("--workers", type=_workers, default=None, help="processes (default: cores)")
     fuzz.add_argument(
         "--db",
         default=".hypothesis/examples",

@@ -98,8 +98,8 @@ _FAILURE: tuple[tuple[str, Kind], ...] = (
     ("target", "a string"),
     ("type", "a string"),
     ("message", "a string"),
-    ("replay", "a string"),
-    ("reproduce", "a string"),
+    ("replay", "a string or null"),
+    ("reproduce", "a string or null"),
 )
 _POINT: tuple[tuple[str, Kind], ...] = (
     ("t", "a number"),
@@ -420,6 +420,10 @@ def _warning_lines(machine: Mapping[str, Any]) -> list[Line]:
     ]
 
 
+def _command(command: str | None, otherwise: str) -> Part:
+    return otherwise if command is None else Code(command)
+
+
 def _failure_items(summary: Summary) -> list[FailureItem]:
     items = []
     for failure in summary["failures"]:
@@ -434,8 +438,11 @@ def _failure_items(summary: Summary) -> list[FailureItem]:
             title.append(f" (found by {failure['found_by']})")
         details = (
             ("Message", Code(_first_line(failure["message"]))),
-            ("Replay", Code(failure["replay"])),
-            ("Reproduce", Code(failure["reproduce"])),
+            (
+                "Replay",
+                _command(failure["replay"], "no program (the failure came before any step)"),
+            ),
+            ("Reproduce", _command(failure["reproduce"], "no seed (found in the database)")),
         )
         items.append(FailureItem(tuple(title), details))
     return items

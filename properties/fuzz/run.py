@@ -21,7 +21,7 @@ from typing import Any
 from properties import catalog
 from properties.fuzz.summary import build_summary, progress_line, write_summary
 from properties.fuzz.tally import Tally
-from properties.fuzz.worker import Assignment, work
+from properties.fuzz.worker import Assignment, work, work_in_process
 
 __all__ = ["FuzzError", "FuzzOptions", "fuzz", "plan"]
 
@@ -231,7 +231,11 @@ def _samples(elapsed: float, totals: dict[tuple[str, str], Tally]) -> list[dict[
     return list(machines.values())
 
 
-def fuzz(options: FuzzOptions, echo: Callable[[str], object] = print) -> int:
+def _say(line: str) -> None:
+    print(line, flush=True)  # progress must show as it happens, even in a CI log
+
+
+def fuzz(options: FuzzOptions, echo: Callable[[str], object] = _say) -> int:
     """Run the fuzz session; 0 when nothing failed, 1 otherwise."""
     jobs = plan(options.machines, options.targets)
     assignments = _assignments(options, jobs)
@@ -265,12 +269,13 @@ def _in_processes(assignments: list[Assignment], monitor: Monitor) -> None:
     messages = context.Queue()
     processes = [
         context.Process(
-            target=work, args=(assignment, messages.put), name=f"fuzz-{assignment.index}"
+            target=work_in_process, args=(assignment, messages.put), name=f"fuzz-{assignment.index}"
         )
         for assignment in assignments
     ]
     for process in processes:
         process.start()
+    interrupted = False
     try:
         while len(monitor.finished) < len(processes):
             try:
@@ -286,9 +291,12 @@ def _in_processes(assignments: list[Assignment], monitor: Monitor) -> None:
                         monitor.handle(
                             ("error", index, f"worker exited with code {process.exitcode}")
                         )
+    except KeyboardInterrupt:
+        interrupted = True  # workers ignore Ctrl-C: stop them now, not at their deadline
+        raise
     finally:
         for process in processes:
-            process.join(timeout=10)
+            process.join(timeout=0 if interrupted else 10)
             if process.is_alive():
                 process.terminate()
                 process.join()

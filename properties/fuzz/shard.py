@@ -118,7 +118,7 @@ def _run(
     watch: _Watch,
 ) -> BaseException | None:
     """One Hypothesis run; the failure it raised, or None (passed, or time up)."""
-    machine._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]  # as @seed does
+    machine._hypothesis_internal_use_seed = seed  # as @seed does
     try:
         with recording(True), watching(watch):
             run_state_machine_as_test(machine, settings=options)
@@ -166,7 +166,7 @@ class TargetFuzzer:
     ) -> None:
         self.coverage = CoverageTracker(catalog.coverage_labels(machine, target))
         self.machine = catalog.machine_class(machine, target, self.coverage)
-        setup = self.machine.setup_state()  # type: ignore[attr-defined]
+        setup = self.machine.setup_state()
         names = {rule.function.__name__ for rule in (*setup.rules, *setup.initializers)}
         self.tally = Tally(machine, target, self.coverage.targets, tuple(sorted(names)))
         # Without a shared database, one in memory still lets a failure be shrunk.

@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 import logging
 import random
+import signal
 import time
 import traceback
 from collections import Counter
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Assignment", "work"]
+__all__ = ["Assignment", "work", "work_in_process"]
 
 #: Seconds between progress messages.
 TICK = 1.0
@@ -50,6 +51,12 @@ def work(assignment: Assignment, send: Callable[[tuple[str, int, Any]], object])
         _work(assignment, send)
     except Exception:
         send(("error", assignment.index, traceback.format_exc()))
+
+
+def work_in_process(assignment: Assignment, send: Callable[[tuple[str, int, Any]], object]) -> None:
+    """``work`` in a worker process: Ctrl-C is the parent's to handle (it stops the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    work(assignment, send)
 
 
 def _work(assignment: Assignment, send: Callable[[tuple[str, int, Any]], object]) -> None:

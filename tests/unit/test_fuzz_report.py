@@ -396,3 +396,14 @@ def test_write_report_checks_every_summary_before_writing(tmp_path: Path) -> Non
         write_report([good])
     with pytest.raises(ReportError, match="no summary files"):
         write_report([], html_path=out)
+
+
+def test_a_failure_without_program_or_seed_says_so() -> None:
+    """A failure before any step has no program (replay null); one found in the database has no
+    seed (reproduce null): both render, saying why, in Markdown and HTML."""
+    summary = make_summary()
+    summary["failures"][0].update(replay=None, reproduce=None, program=None, seed=None)
+    markdown, page = render_markdown([summary]), render_html([summary])
+    for text in (markdown, page):
+        assert "no program (the failure came before any step)" in text
+        assert "no seed (found in the database)" in text

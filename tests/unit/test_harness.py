@@ -6,7 +6,8 @@ import time
 
 import freezegun.api
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
 
 from properties.harness.coverage import CoverageTracker
 from properties.harness.frozen import FREEZE_START, FrozenClock, FrozenTime
@@ -102,3 +103,22 @@ def test_coverage_tracker_rejects_undeclared_labels() -> None:
     with pytest.raises(KeyError):
         tracker.reach("c")
     assert tracker.missing() == ["a", "b"]
+
+
+def test_coverage_tracker_counts_examples_not_reaches() -> None:
+    """``hits`` is the number of examples that reached a label (what ``fuzz`` reports): an
+    example reaching it three times counts once."""
+    tracker = CoverageTracker(frozenset({"a", "b"}))
+    runs = []
+
+    @settings(max_examples=5, database=None, derandomize=True, phases=[Phase.generate])
+    @given(st.integers(0, 3))
+    def reach(times: int) -> None:
+        runs.append(times)
+        for _ in range(times):
+            tracker.reach("a")
+
+    reach()
+    assert tracker.hits["a"] == sum(1 for times in runs if times)
+    assert tracker.hits["b"] == 0
+    assert tracker.missing() == ["b"]
