@@ -147,9 +147,7 @@ class Monitor:
                 for machine, count in steps.items()
             }
             self.last_line = (elapsed, steps)
-            self.echo(
-                progress_line(elapsed, self.options.minutes * 60, totals, rates, len(self.failures))
-            )
+            self.echo(progress_line(elapsed, self.options.minutes * 60, totals, rates))
 
     def _failure(self, failure: dict[str, Any]) -> None:
         failure = dict(failure)

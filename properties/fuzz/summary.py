@@ -117,19 +117,27 @@ def progress_line(
     budget: float,
     totals: dict[tuple[str, str], Tally],
     rates: dict[str, float],
-    failures: int,
 ) -> str:
-    """``[1m10s/5m00s] breaker 1,204 ex 3,410 steps/s | ... | failures: 0``"""
+    """``[1m10s/5m00s] breaker 1,204 ex 3,410 steps/s 0 failed | bulkhead ...``"""
     examples: dict[str, int] = {}
+    failures: dict[str, int] = {}
     for (machine, _), tally in totals.items():
         examples[machine] = examples.get(machine, 0) + tally.examples
+        failures[machine] = failures.get(machine, 0) + tally.failures
     parts = [
-        f"{machine} {count:,} ex {rates.get(machine, 0):,.0f} steps/s"
+        f"{machine} {count:,} ex {rates.get(machine, 0):,.0f} steps/s {failures[machine]} failed"
         for machine, count in examples.items()
     ]
-    return f"[{_minutes(elapsed)}/{_minutes(budget)}] " + " | ".join(
-        [*parts, f"failures: {failures}"]
-    )
+    return f"[{_minutes(elapsed)}/{_minutes(budget)}] " + " | ".join(parts)
+
+
+def _coverage_lines(machine: str, entry: dict[str, Any]) -> list[str]:
+    """Every declared label with the number of examples that reached it, per target."""
+    lines = []
+    for target, counted in entry["targets"].items():
+        lines.append(f"{machine} / {target}: examples reaching each declared label")
+        lines += [f"  {hits:>8,}  {label}" for label, hits in counted["coverage"].items()]
+    return lines
 
 
 def closing_lines(summary: dict[str, Any]) -> list[str]:
@@ -149,14 +157,19 @@ def closing_lines(summary: dict[str, Any]) -> list[str]:
             f"{entry['steps_per_second']:>8,.0f} {entry['shards']:>6} {entry['failures']:>8}  "
             f"{reached}/{declared} labels"
         )
+    lines.append("")
+    for machine, entry in summary["machines"].items():
+        lines += _coverage_lines(machine, entry)
+    lines.append("")
     for machine, entry in summary["machines"].items():
         for gap in entry["never_reached"]:
             lines.append(
                 f"warning: {machine} / {gap['target']}: declared but never reached: {gap['label']}"
             )
         if entry["rules_never_run"]:
+            never = ", ".join(entry["rules_never_run"])
             lines.append(
-                f"warning: {machine}: rules never run: {', '.join(entry['rules_never_run'])}"
+                f"note: {machine}: rules never run (never enabled, or never chosen): {never}"
             )
     verdict = "no failures" if summary["ok"] else f"{len(summary['failures'])} failure(s)"
     if summary.get("errors"):

@@ -6,6 +6,7 @@ the shared corpus; reports from real summaries; bad command lines refused."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +121,14 @@ def test_real_targets_pass_with_coverage_and_the_report_renders(
         "0.05",
         "--workers",
         "1",
+        "--progress",
+        "1",
     )
+    out = capsys.readouterr().out
+    assert re.search(r"^\[0m0\ds/0m03s\] ratelimit [\d,]+ ex [\d,]+ steps/s 0 failed$", out, re.M)
+    assert "ratelimit / gcra: examples reaching each declared label" in out
+    for label, hits in summary["machines"]["ratelimit"]["targets"]["gcra"]["coverage"].items():
+        assert f"  {hits:>8,}  {label}" in out
     assert code == 0
     assert summary["ok"]
     assert summary["failures"] == []
