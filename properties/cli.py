@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,8 @@ _seconds = _number(float, "a number of seconds", lambda v: v >= 0, "must be fini
 _seed = _number(int, "a whole number (a seed)", lambda v: v >= 0, "a seed is not negative")
 
 
-def _parser() -> argparse.ArgumentParser:
-    from properties.fuzz.corpus import REGRESSIONS
-
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser, and the parser of each command (whose ``error`` names the command)."""
     parser = argparse.ArgumentParser(
         prog="python -m properties",
         description="Deep fuzzing, regression replay and reports for the property suite.",
@@ -79,7 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         help="example database shared by the workers: a directory, or redis://host:port/n "
         "(default .hypothesis/examples)",
     )
-    fuzz.add_argument("--out", type=Path, default=REGRESSIONS, help="where failing programs go")
+    fuzz.add_argument(
+        "--out",
+        type=Path,
+        help="where failing programs go (default: properties/regressions/ for the real "
+        "implementations, .hypothesis/planted-programs/ for planted bugs)",
+    )
     fuzz.add_argument("--json", type=Path, help="write the run's summary here")
     fuzz.add_argument("--seed", type=_seed, help="base seed: the same shard seeds every run")
     fuzz.add_argument(
@@ -102,28 +107,29 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("summaries", nargs="+", type=Path, help="fuzz --json files")
     report.add_argument("--html", type=Path, help="write the HTML page here")
     report.add_argument("--markdown", type=Path, help="write the Markdown summary here")
-    return parser
+    return parser, {"fuzz": fuzz, "replay": replay, "reproduce": reproduce, "report": report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from properties.fuzz.assertions import rewrite_asserts
+    from properties.fuzz.process import prepare
 
-    rewrite_asserts()  # before the parser pulls in anything that imports a machine
-    parser = _parser()
+    prepare()  # before anything imports a machine
+    parser, commands = _parser()
     arguments = parser.parse_args(argv)
-    from properties.harness.profiles import register_profiles
-
-    register_profiles()
     command = arguments.command
-    if command == "fuzz":
-        return _fuzz(parser, arguments)
-    if command == "replay":
-        from properties.fuzz.replaying import replay_programs
+    try:
+        if command == "fuzz":
+            return _fuzz(commands["fuzz"], arguments)
+        if command == "replay":
+            from properties.fuzz.replaying import replay_programs
 
-        return replay_programs(arguments.files, verbose=arguments.verbose)
-    if command == "reproduce":
-        return _reproduce(parser, arguments)
-    return _report(parser, arguments)
+            return replay_programs(arguments.files, verbose=arguments.verbose)
+        if command == "reproduce":
+            return _reproduce(commands["reproduce"], arguments)
+        return _report(commands["report"], arguments)
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
 
 
 def _fuzz(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
@@ -153,15 +159,39 @@ def _fuzz(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int
         plan(options.machines, options.targets)
         if options.database:
             close_database(open_database(options.database))  # refuse a bad --db at once
-    except (FuzzError, DatabaseError) as error:
+        if options.out is not None:
+            _writable_directory(options.out, "--out")
+        if options.json is not None:
+            _writable_file(options.json, "--json")
+    except (FuzzError, DatabaseError, OSError) as error:
         parser.error(str(error))
     return fuzz(options)
 
 
+def _writable_directory(path: Path, option: str, shown: Path | None = None) -> None:
+    """Refuse, before any fuzzing, a directory that cannot be written (a found bug's program
+    must not be lost at the end of a run); ``shown`` is the path the user gave, if another."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise OSError(f"{option} {shown or path}: cannot write there: {reason}") from None
+
+
+def _writable_file(path: Path, option: str) -> None:
+    if path.is_dir():
+        raise OSError(f"{option} {path}: a directory, not a file")
+    _writable_directory(path.parent, option, shown=path)
+
+
 def _reproduce(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
+    from hypothesis import settings
+
     from properties import catalog
     from properties.fuzz.corpus import write_program
-    from properties.fuzz.shard import reproduce
+    from properties.fuzz.shard import PROFILE, reproduce
 
     machine, target = arguments.machine, arguments.target
     if target is None:
@@ -172,8 +202,14 @@ def _reproduce(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -
             )
         target = real[0]
     if target not in catalog.targets(machine):
-        parser.error(f"machine {machine!r} has no target {target!r}")
-    print(f"reproducing {machine} / {target} from seed {arguments.seed} (nightly profile)")
+        known = ", ".join(sorted(catalog.targets(machine)))
+        parser.error(f"machine {machine!r} has no target {target!r}; its targets are: {known}")
+    examples = settings.get_profile(PROFILE).max_examples
+    print(
+        f"reproducing {machine} / {target} from seed {arguments.seed}: the {PROFILE} profile, up "
+        f"to {examples} examples, then shrinking (Ctrl-C stops)",
+        flush=True,
+    )
     found = reproduce(machine, target, arguments.seed)
     if found is None:
         print("passed: this seed finds no failure")

@@ -26,21 +26,15 @@ def test_the_corpus_is_not_empty() -> None:
 
 @pytest.mark.parametrize("path", PROGRAMS, ids=[path.stem for path in PROGRAMS])
 def test_regression_replays_green(path: Path) -> None:
-    program = load(path)
+    program = load(path)  # a file that is not a program fails here, and only here
     result = replay(program, name=path.name)
     assert result.steps + result.got_past_failure >= 1, f"{path.name} ran no step"
-
-
-GUARDED = [path for path in PROGRAMS if load(path).get("found_against")]
-
-
-@pytest.mark.parametrize("path", GUARDED, ids=[path.stem for path in GUARDED])
-def test_regression_still_fails_where_it_was_found(path: Path) -> None:
-    program = load(path)
-    against = dict(program, target=program["found_against"])
+    against = program.get("found_against")
+    if against is None:
+        return
     with pytest.raises(Exception) as caught:
-        replay(against, name=f"{path.name} against {program['found_against']}")
+        replay(dict(program, target=against), name=f"{path.name} against {against}")
     assert same_failure(program, caught.value), (
-        f"{path.name} failed against {program['found_against']} with "
-        f"{type(caught.value).__name__}, not the recorded {program['failure']['type']}"
+        f"{path.name} failed against {against} with {type(caught.value).__name__}, not the "
+        f"recorded {program['failure']['type']}"
     )

@@ -16,10 +16,14 @@ from typing import Any
 
 from properties.harness.trace import save
 
-__all__ = ["REGRESSIONS", "corpus_files", "program_filename", "write_program"]
+__all__ = ["PLANTED", "REGRESSIONS", "corpus_files", "program_filename", "write_program"]
 
 #: Where the corpus lives (next to this package, whatever the working directory).
 REGRESSIONS = Path(__file__).resolve().parent.parent / "regressions"
+
+#: Where ``fuzz`` writes what it finds on a planted bug, unless ``--out`` says otherwise: such a
+#: program fails by design, and must not land in the corpus (where it would fail every run).
+PLANTED = Path(".hypothesis") / "planted-programs"
 
 
 def corpus_files(directory: Path = REGRESSIONS) -> list[Path]:

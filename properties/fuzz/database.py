@@ -43,6 +43,7 @@ __all__ = [
     "close_database",
     "describe",
     "open_database",
+    "redact",
 ]
 
 #: How long a Redis corpus key lives after it was last read or written (Hypothesis: 8 days).
@@ -83,7 +84,7 @@ class _RedisTarget(NamedTuple):
         return f"redis://{auth}{host}:{self.port}/{self.db}"
 
 
-def _redact(spec: str) -> str:
+def redact(spec: str) -> str:
     """``spec`` with the password of a URL (``scheme://user:password@host``) shown as ``***``."""
     scheme, sep, rest = spec.partition("://")
     if not sep:
@@ -101,7 +102,7 @@ def _is_url(spec: str) -> bool:
 
 
 def _parse_redis(spec: str) -> _RedisTarget:
-    shown = _redact(spec)
+    shown = redact(spec)
     try:
         parts: SplitResult = urlsplit(spec)
     except ValueError as err:  # e.g. an unbalanced IPv6 bracket
@@ -155,7 +156,7 @@ def describe(spec: str) -> str:
             return _parse_redis(spec).url()
         return f"directory {Path(spec).expanduser().absolute()}"
     except DatabaseError:
-        return _redact(spec) if isinstance(spec, str) else repr(spec)
+        return redact(spec) if isinstance(spec, str) else repr(spec)
 
 
 def open_database(spec: str, *, timeout: float = DEFAULT_TIMEOUT) -> ExampleDatabase:

@@ -19,16 +19,22 @@ def replay_programs(
     files: Sequence[Path], *, verbose: bool = False, echo: Callable[[str], object] = print
 ) -> int:
     """Replay ``files`` (or the corpus); 0 if every one passed, else 1."""
-    paths = list(files) or corpus_files()
+    paths = [found for path in files for found in (corpus_files(path) if path.is_dir() else [path])]
+    if not files:
+        paths = corpus_files()
     if not paths:
-        echo(f"no regression programs in {REGRESSIONS}")
-        return 0
+        echo(f"no regression programs in {', '.join(map(str, files)) or REGRESSIONS}")
+        return 0 if not files else 1
     failed = 0
     for path in paths:
         log: list[str] = []
         try:
             result = replay_file(path, echo=log.append)
-        except (ProgramDoesNotApply, ProgramError) as error:
+        except ProgramError as error:
+            failed += 1
+            echo(f"NOT A PROGRAM {path}\n  {error}")
+            continue
+        except ProgramDoesNotApply as error:
             failed += 1
             echo(f"DOES NOT APPLY {path}\n  {error}")
             continue
@@ -43,5 +49,5 @@ def replay_programs(
         if verbose:
             echo("\n".join(f"    {line}" for line in log))
     passed = len(paths) - failed
-    echo(f"replay: {passed} passed, {failed} failed or no longer apply")
+    echo(f"replay: {passed} passed, {failed} failed, no longer apply, or are not programs")
     return 1 if failed else 0

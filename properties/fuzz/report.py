@@ -154,6 +154,11 @@ def _check_summary(data: object, check: _Checker) -> dict[str, Any]:
     if data["format"] != FORMAT:
         raise check.fail(f"unsupported format {data['format']!r}, expected {FORMAT!r}")
     check.fields(data, _TOP_LEVEL, "")
+    errors = data.get("errors", [])
+    if not isinstance(errors, list) or not all(isinstance(error, str) for error in errors):
+        raise check.fail(f"errors: expected an array of strings, got {_json_type(errors)}")
+    if not isinstance(data.get("interrupted", False), bool):
+        raise check.fail("interrupted: expected a boolean")
     try:
         _parse_time(data["started"])
     except ValueError:
@@ -499,6 +504,17 @@ def _md_machine(name: str, machine: Mapping[str, Any]) -> list[str]:
     return lines + ([*warnings, ""] if warnings else [])
 
 
+def _problems(summary: Summary) -> list[str]:
+    """What went wrong besides failures: an interruption, workers that crashed."""
+    lines = []
+    if summary.get("interrupted"):
+        lines.append("The run was interrupted: the figures are what it counted until then.")
+    for error in summary.get("errors", []):
+        last = (error.strip().splitlines() or ["(no message)"])[-1]
+        lines.append(f"A worker failed: {last[:300]} (the whole traceback is in the summary)")
+    return lines
+
+
 def _md_failures(summary: Summary) -> list[str]:
     items = _failure_items(summary)
     lines = [f"### Failures ({len(items)})", ""]
@@ -515,6 +531,8 @@ def _md_run(summary: Summary) -> list[str]:
     meta = _run_meta(summary)
     if meta:
         lines += [_md_line(meta), ""]
+    problems = [f"- **⚠ {_md_text(line)}**" for line in _problems(summary)]
+    lines += [*problems, ""] if problems else []
     lines += ["### Machines", ""]
     lines += _md_table(_machine_table(summary)) if summary["machines"] else ["No machines ran.", ""]
     lines += _md_failures(summary)
@@ -635,6 +653,9 @@ def _html_run(summary: Summary) -> list[str]:
     meta = _run_meta(summary)
     if meta:
         lines.append(f'<p class="meta">{_html_line(meta)}</p>')
+    problems = [f'<li class="warning">{_esc(line)}</li>' for line in _problems(summary)]
+    if problems:
+        lines += ['<ul class="warnings">', *problems, "</ul>"]
     lines.append("<h3>Machines</h3>")
     machines = summary["machines"]
     lines += _html_table(_machine_table(summary)) if machines else ["<p>No machines ran.</p>"]

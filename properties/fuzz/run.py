@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from properties import catalog
-from properties.fuzz.summary import build_summary, progress_line, write_summary
+from properties.fuzz.corpus import PLANTED, REGRESSIONS
+from properties.fuzz.database import describe, redact
+from properties.fuzz.summary import build_summary, closing_lines, progress_line, write_summary
 from properties.fuzz.tally import Tally
 from properties.fuzz.worker import Assignment, work, work_in_process
 
@@ -37,7 +39,7 @@ class FuzzOptions:
     minutes: float
     workers: int
     database: str | None
-    out: Path
+    out: Path | None  # None: the corpus for real targets, PLANTED for planted bugs
     json: Path | None
     seed: int | None
     progress: float  # seconds between progress lines; 0: none
@@ -45,20 +47,23 @@ class FuzzOptions:
 
 
 def plan(machines: tuple[str, ...], targets: tuple[str, ...]) -> list[tuple[str, str]]:
-    """The (machine, target) pairs to fuzz, in order."""
+    """The (machine, target) pairs to fuzz, in order, each once."""
+    machines = tuple(dict.fromkeys(machines))
     if not targets:
         return [
             (machine, target) for machine in machines for target in catalog.REAL_TARGETS[machine]
         ]
-    jobs = []
-    for target in targets:
+    jobs: dict[tuple[str, str], None] = {}
+    for target in dict.fromkeys(targets):
         owners = [machine for machine in machines if target in catalog.targets(machine)]
         if not owners:
+            known = sorted({name for machine in machines for name in catalog.targets(machine)})
             raise FuzzError(
-                f"no chosen machine has a target {target!r} (machines: {', '.join(machines)})"
+                f"no chosen machine has a target {target!r}; the targets of "
+                f"{', '.join(machines)} are: {', '.join(known)}"
             )
-        jobs += [(machine, target) for machine in owners]
-    return jobs
+        jobs |= dict.fromkeys((machine, target) for machine in owners)
+    return list(jobs)
 
 
 def _assignments(options: FuzzOptions, jobs: list[tuple[str, str]]) -> list[Assignment]:
@@ -70,8 +75,9 @@ def _assignments(options: FuzzOptions, jobs: list[tuple[str, str]]) -> list[Assi
         else [[jobs[index % len(jobs)]] for index in range(workers)]
     )
     database = options.database
+    out = None if options.out is None else str(options.out)
     return [
-        Assignment(index, tuple(share), deadline, database, str(options.out), options.seed)
+        Assignment(index, tuple(share), deadline, database, out, options.seed)
         for index, share in enumerate(shares)
     ]
 
@@ -91,6 +97,7 @@ class Monitor:
         self.latest: dict[tuple[int, tuple[str, str]], Tally] = {}
         self.failures: list[dict[str, Any]] = []
         self.errors: list[str] = []
+        self.interrupted = False
         self.finished: set[int] = set()
         self.timeline: list[dict[str, Any]] = []
         budget = options.minutes * 60
@@ -152,6 +159,12 @@ class Monitor:
     def _failure(self, failure: dict[str, Any]) -> None:
         failure = dict(failure)
         program = failure.get("program")
+        same = (failure["machine"], failure["target"], program or failure["message"])
+        for known in self.failures:  # several workers on one target find one bug several times
+            if (known["machine"], known["target"], known["program"] or known["message"]) == same:
+                if failure.get("seed") is not None:
+                    known.setdefault("also_seeds", []).append(failure["seed"])
+                return
         failure["replay"] = (
             None if program is None else f"python -m properties replay {shlex.quote(program)}"
         )
@@ -184,21 +197,36 @@ class Monitor:
         if program is not None:
             lines += [f"  program:   {program}", f"  replay:    {failure['replay']}"]
         else:
-            lines.append("  no regression program could be made (the failure came before any step)")
+            lines.append(f"  {failure.get('problem') or 'no regression program'}")
         if failure["reproduce"] is not None:
             lines.append(f"  reproduce: {failure['reproduce']}")
         self.echo("\n".join(lines))
 
     def summary(self) -> dict[str, Any]:
+        totals = self.totals()
+        for machine, target in self.jobs:  # a target the budget never reached counts too
+            if (machine, target) not in totals:
+                totals[(machine, target)] = _unrun(machine, target)
+        totals = {job: totals[job] for job in self.jobs}
+        elapsed = round(self.elapsed(), 1)
+        if not self.timeline or self.timeline[-1]["t"] < elapsed:
+            self.timeline += _samples(elapsed, totals)
         return build_summary(
             self.options,
             started=self.started_at,
             seconds=self.elapsed(),
-            totals=self.totals(),
+            interrupted=self.interrupted,
+            totals=totals,
             timeline=self.timeline,
             failures=self.failures,
             errors=self.errors,
         )
+
+
+def _unrun(machine: str, target: str) -> Tally:
+    setup = catalog.machine_class(machine, target).setup_state()
+    names = {rule.function.__name__ for rule in (*setup.rules, *setup.initializers)}
+    return Tally(machine, target, catalog.coverage_labels(machine, target), tuple(sorted(names)))
 
 
 def _by_machine(totals: dict[tuple[str, str], Tally], field: str) -> dict[str, int]:
@@ -238,27 +266,36 @@ def fuzz(options: FuzzOptions, echo: Callable[[str], object] = _say) -> int:
     jobs = plan(options.machines, options.targets)
     assignments = _assignments(options, jobs)
     monitor = Monitor(options, jobs, echo)
-    where = options.database or "no database"
+    where = describe(options.database) if options.database else "none (in memory)"
+    out = options.out or f"{REGRESSIONS} ({PLANTED} for planted bugs)"
     echo(
         f"fuzzing {len(jobs)} target(s) of {', '.join(dict.fromkeys(m for m, _ in jobs))} for "
         f"{options.minutes:g} min in {len(assignments)} worker(s); database: {where}; "
-        f"programs to {options.out}"
+        f"programs to {out}"
     )
+    share = options.minutes * 60 * len(assignments) / max(len(jobs), len(assignments))
+    if share < 10:
+        echo(
+            f"warning: about {share:.1f} s per target: some targets may get few examples, or "
+            "none (give more --minutes or --workers)"
+        )
     try:
         if len(assignments) == 1:
             work(assignments[0], monitor.handle)
         else:
             _in_processes(assignments, monitor)
     except KeyboardInterrupt:
-        echo("interrupted: writing what was counted so far")
-        monitor.errors.append("interrupted")
+        echo("interrupted: what was counted so far follows")
+        monitor.interrupted = True
     summary = monitor.summary()
-    if options.json is not None:
-        write_summary(summary, options.json)
-    from properties.fuzz.summary import closing_lines
-
     for line in closing_lines(summary):
         echo(line)
+    if options.json is not None:
+        try:
+            write_summary(summary, options.json)
+        except OSError as error:
+            echo(f"error: the summary could not be written to {options.json}: {error}")
+            return 1
     return 0 if summary["ok"] else 1
 
 
@@ -300,8 +337,10 @@ def _in_processes(assignments: list[Assignment], monitor: Monitor) -> None:
                 process.join()
 
 
-def command_line() -> str:
-    return "python -m properties " + shlex.join(sys.argv[1:])
+def command_line(argv: list[str] | None = None) -> str:
+    """The command as run, with any password in a ``redis://`` URL shown as ``***``."""
+    shown = [redact(part) for part in (sys.argv[1:] if argv is None else argv)]
+    return "python -m properties " + shlex.join(shown)
 
 
 def default_workers() -> int:

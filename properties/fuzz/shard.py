@@ -178,10 +178,19 @@ class TargetFuzzer:
         self.tick = tick
         self.corpus_replayed = False
         self.shrinking = 0.0  # seconds of the current slice spent shrinking (not fuzzing)
+        self.slice_started: float | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The tally so far, the slice under way included (what a worker sends)."""
+        snapshot = self.tally.snapshot()
+        snapshot["hits"] = dict(self.coverage.hits)
+        if self.slice_started is not None:
+            snapshot["seconds"] += time.monotonic() - self.slice_started - self.shrinking
+        return snapshot
 
     def run_slice(self, until: float, seeds: Iterator[int]) -> Found | None:
         """Fuzz until ``until`` (``time.monotonic()``); the first failure found, or None."""
-        start = time.monotonic()
+        start = self.slice_started = time.monotonic()
         self.shrinking = 0.0
         try:
             if not self.corpus_replayed and self.shared:
@@ -198,6 +207,7 @@ class TargetFuzzer:
         finally:
             self.tally.seconds += time.monotonic() - start - self.shrinking  # steps/s: fuzzing
             self.tally.hits = Counter(self.coverage.hits)
+            self.slice_started = None
 
     def _attempt(
         self, seed: int | None, phases: list[Phase], until: float, found_by: str

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from properties.fuzz.database import redact
 from properties.fuzz.tally import Tally
 from properties.harness.trace import versions
 
@@ -37,7 +38,9 @@ def _target_entry(tally: Tally) -> dict[str, Any]:
     }
 
 
-def _machines(totals: dict[tuple[str, str], Tally]) -> dict[str, Any]:
+def _machines(
+    totals: dict[tuple[str, str], Tally], failures: list[dict[str, Any]]
+) -> dict[str, Any]:
     machines: dict[str, Any] = {}
     for (machine, target), tally in totals.items():
         entry = machines.setdefault(
@@ -55,9 +58,11 @@ def _machines(totals: dict[tuple[str, str], Tally]) -> dict[str, Any]:
                 "never_reached": [],
             },
         )
-        for field in ("examples", "steps", "seconds", "shards", "failures"):
+        found = sum(1 for f in failures if (f["machine"], f["target"]) == (machine, target))
+        for field in ("examples", "steps", "seconds", "shards"):
             entry[field] += getattr(tally, field)
-        entry["targets"][target] = _target_entry(tally)
+        entry["failures"] += found  # distinct failures: workers sharing a target find one once
+        entry["targets"][target] = _target_entry(tally) | {"failures": found}
         for rule in tally.rules:
             entry["rules"][rule] = entry["rules"].get(rule, 0) + tally.rule_steps[rule]
         entry["never_reached"] += [
@@ -77,6 +82,7 @@ def build_summary(
     *,
     started: float,
     seconds: float,
+    interrupted: bool,
     totals: dict[tuple[str, str], Tally],
     timeline: list[dict[str, Any]],
     failures: list[dict[str, Any]],
@@ -89,13 +95,14 @@ def build_summary(
         "seconds": round(seconds, 1),
         "budget_minutes": options.minutes,
         "workers": options.workers,
-        "database": options.database,
+        "database": None if options.database is None else redact(options.database),
         "profile": "nightly",
         "seed": options.seed,
         "command": options.command,
         "versions": versions(),
-        "ok": not failures and not errors,
-        "machines": _machines(totals),
+        "ok": not failures and not errors and not interrupted,
+        "interrupted": interrupted,
+        "machines": _machines(totals, failures),
         "timeline": timeline,
         "failures": failures,
         "errors": errors,
@@ -162,7 +169,12 @@ def closing_lines(summary: dict[str, Any]) -> list[str]:
         lines += _coverage_lines(machine, entry)
     lines.append("")
     for machine, entry in summary["machines"].items():
+        unrun = [target for target, counted in entry["targets"].items() if not counted["examples"]]
+        for target in unrun:
+            lines.append(f"warning: {machine} / {target}: never ran (the budget ended first)")
         for gap in entry["never_reached"]:
+            if gap["target"] in unrun:
+                continue
             lines.append(
                 f"warning: {machine} / {gap['target']}: declared but never reached: {gap['label']}"
             )
@@ -171,7 +183,9 @@ def closing_lines(summary: dict[str, Any]) -> list[str]:
             lines.append(
                 f"note: {machine}: rules never run (never enabled, or never chosen): {never}"
             )
-    verdict = "no failures" if summary["ok"] else f"{len(summary['failures'])} failure(s)"
+    verdict = f"{len(summary['failures'])} failure(s)" if summary["failures"] else "no failures"
+    if summary.get("interrupted"):
+        verdict += ", interrupted"
     if summary.get("errors"):
         verdict += f", {len(summary['errors'])} worker error(s)"
     lines.append(f"fuzz: {verdict} in {summary['seconds']:.0f} s")

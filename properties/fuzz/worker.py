@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import logging
 import random
 import signal
 import time
 import traceback
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,7 @@ class Assignment:
     jobs: tuple[tuple[str, str], ...]  # (machine, target), fuzzed in this order
     deadline: float  # time.time() at which the whole run ends
     database: str | None  # the --db spec
-    out: str  # where failing programs are written
+    out: str | None  # where failing programs are written (None: the default for the target)
     seed: int | None  # the run's base seed, if one was given
 
 
@@ -60,17 +58,11 @@ def work_in_process(assignment: Assignment, send: Callable[[tuple[str, int, Any]
 
 
 def _work(assignment: Assignment, send: Callable[[tuple[str, int, Any]], object]) -> None:
-    from properties.fuzz.assertions import rewrite_asserts
+    from properties.fuzz.process import prepare
 
-    rewrite_asserts()  # before any machine is imported
+    prepare()
     from properties.fuzz.database import close_database, open_database
-    from properties.harness.profiles import register_profiles
 
-    register_profiles()
-    # The library logs what callbacks raise; planted failures are the machines' to judge, and
-    # Python's last-resort handler would print each one to stderr.
-    logging.getLogger("resilience").addHandler(logging.NullHandler())
-    logging.getLogger("resilience").propagate = False
     database = open_database(assignment.database) if assignment.database else None
     try:
         _fuzz_targets(assignment, send, database)
@@ -88,9 +80,7 @@ def _fuzz_targets(
     last = [time.monotonic()]
 
     def snapshots() -> list[dict[str, Any]]:
-        for fuzzer in fuzzers:
-            fuzzer.tally.hits = Counter(fuzzer.coverage.hits)
-        return [fuzzer.tally.snapshot() for fuzzer in fuzzers]
+        return [fuzzer.snapshot() for fuzzer in fuzzers]
 
     def tick() -> None:
         now = time.monotonic()
@@ -108,15 +98,25 @@ def _fuzz_targets(
         now = time.monotonic()
         found = fuzzer.run_slice(now + (end - now) / (len(remaining) + 1), seeds)
         if found is not None:
-            send(("failure", assignment.index, _failure(found, Path(assignment.out))))
+            send(("failure", assignment.index, _failure(found, assignment.out)))
         send(("progress", assignment.index, snapshots()))
     send(("done", assignment.index, snapshots()))
 
 
-def _failure(found: Any, out: Path) -> dict[str, Any]:
-    from properties.fuzz.corpus import write_program
+def _failure(found: Any, out: str | None) -> dict[str, Any]:
+    from properties import catalog
+    from properties.fuzz.corpus import PLANTED, REGRESSIONS, write_program
 
-    path = None if found.program is None else write_program(found.program, out)
+    real = found.target in catalog.REAL_TARGETS[found.machine]
+    directory = Path(out) if out is not None else REGRESSIONS if real else PLANTED
+    path, problem = None, None
+    if found.program is None:
+        problem = "no regression program could be made (the failure came before any step)"
+    else:
+        try:
+            path = write_program(found.program, directory)
+        except OSError as error:
+            problem = f"the program could not be written to {directory}: {error}"
     return {
         "machine": found.machine,
         "target": found.target,
@@ -124,5 +124,6 @@ def _failure(found: Any, out: Path) -> dict[str, Any]:
         "type": found.type,
         "message": found.message,
         "program": None if path is None else str(path),
+        "problem": problem,
         "found_by": found.found_by,
     }

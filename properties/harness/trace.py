@@ -89,6 +89,7 @@ _WATCH: ContextVar[Callable[[TracedMachine], object] | None] = ContextVar(
 )
 
 _MISSING = object()
+_ROOT = Path(__file__).resolve().parents[2]  # the repository: properties/harness/trace.py
 _PLAIN = frozenset({int, str, bool, type(None)})
 _PACKAGES = ("resilience", "circuitbreaker", "tenacity", "freezegun")
 
@@ -537,7 +538,7 @@ def _raised_at(error: BaseException) -> str | None:
     frame = frames[-1]
     path = Path(frame.filename)
     with contextlib.suppress(ValueError):
-        path = path.relative_to(Path.cwd())
+        path = path.relative_to(_ROOT)  # the same in every program, wherever it ran from
     return f"{path.as_posix()}:{frame.lineno}: {(frame.line or '').strip()}"
 
 
@@ -598,6 +599,11 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ProgramError(f"{source}: not a readable JSON file: {error}") from error
     if not isinstance(program, dict):
         raise ProgramError(f"{source}: a program is a JSON object, not {type(program).__name__}")
+    if program.get("format") == "properties.fuzz-summary/1":
+        raise ProgramError(
+            f"{source}: a fuzz summary (read it with `python -m properties report`), not a "
+            "regression program"
+        )
     for key, kind in _REQUIRED.items():
         if key not in program:
             raise ProgramError(f"{source}: no {key!r} key: not a regression program")

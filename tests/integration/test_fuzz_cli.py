@@ -14,8 +14,10 @@ import pytest
 import redis
 from hypothesis.database import DirectoryBasedExampleDatabase, choices_from_bytes
 
+from properties import catalog
 from properties.cli import main
 from properties.fuzz.database import KEY_PREFIX
+from properties.fuzz.run import command_line, plan
 from properties.fuzz.shard import reproduce
 from properties.harness.replay import replay, replay_file, same_failure
 from properties.harness.trace import load
@@ -161,7 +163,10 @@ def test_two_workers_share_one_directory_database(tmp_path: Path) -> None:
     code, summary = planted(tmp_path, "--workers", "2")
     assert code == 1
     assert summary["workers"] == 2
-    assert summary["machines"]["breaker"]["failures"] == 2, summary["failures"]
+    # Each worker found the bug; one program found by both is one failure, with both seeds.
+    failures = summary["failures"]
+    assert sum(1 + len(f.get("also_seeds", [])) for f in failures) == 2, failures
+    assert summary["machines"]["breaker"]["failures"] == len(failures)
     assert all(failure["program"] for failure in summary["failures"])
     database = DirectoryBasedExampleDatabase(tmp_path / "db")
     keys = list(database.fetch(METAKEYS))
@@ -241,4 +246,93 @@ def test_replay_of_a_program_that_no_longer_applies_says_so(
     assert f"DOES NOT APPLY {broken}" in out
     assert "build_differently" in out
     assert f"PASS {source}" in out
-    assert "1 passed, 1 failed or no longer apply" in out
+    assert "1 passed, 1 failed, no longer apply, or are not programs" in out
+
+
+def test_unwritable_outputs_are_refused_before_fuzzing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A found bug must never be lost at the end of a run: --out and --json are checked first."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for arguments, message in (
+        (["--out", str(blocker / "programs")], f"--out {blocker / 'programs'}: cannot write there"),
+        (["--json", str(tmp_path)], f"--json {tmp_path}: a directory, not a file"),
+        (["--json", str(blocker / "s.json")], f"--json {blocker / 's.json'}: cannot write there"),
+    ):
+        with pytest.raises(SystemExit) as caught:
+            main(["fuzz", "--machine", "chain", "--progress", "0", *arguments])
+        assert caught.value.code == 2
+        err = capsys.readouterr().err
+        assert "python -m properties fuzz: error:" in err
+        assert message in err
+
+
+def test_planted_bug_programs_stay_out_of_the_corpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --out, what fuzz finds on a planted bug goes to .hypothesis/planted-programs/ (it
+    fails by design and would fail every pytest run in the corpus)."""
+    monkeypatch.chdir(tmp_path)
+    machine, target = PLANTED
+    code = main(
+        [
+            "fuzz",
+            "--machine",
+            machine,
+            "--target",
+            target,
+            "--minutes",
+            "1",
+            "--workers",
+            "1",
+            "--seed",
+            "1",
+            "--progress",
+            "0",
+            "--db",
+            str(tmp_path / "db"),
+        ]
+    )
+    assert code == 1
+    written = list((tmp_path / ".hypothesis" / "planted-programs").glob("*.json"))
+    assert [load(path)["target"] for path in written] == [target]
+
+
+def test_targets_the_budget_never_reached_are_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, summary = fuzz(tmp_path, "--machine", "ratelimit", "--minutes", "0.005", "--workers", "1")
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "warning: about 0.1 s per target" in out
+    targets = summary["machines"]["ratelimit"]["targets"]
+    assert sorted(targets) == sorted(catalog.REAL_TARGETS["ratelimit"])
+    unrun = [name for name, counted in targets.items() if counted["examples"] == 0]
+    assert unrun, "a 0.3 s budget cannot reach five targets"
+    for name in unrun:
+        assert f"warning: ratelimit / {name}: never ran (the budget ended first)" in out
+
+
+def test_a_repeated_machine_or_target_is_fuzzed_once() -> None:
+    assert plan(("chain", "chain"), ()) == [("chain", "resilience")]
+    assert plan(("pool",), ("sync", "sync")) == [("pool", "sync")]
+
+
+def test_passwords_never_reach_the_summary() -> None:
+    shown = command_line(["fuzz", "--db", "redis://:secret@example:6379/2", "--minutes", "1"])
+    assert "secret" not in shown
+    assert "redis://:***@example:6379/2" in shown
+
+
+def test_replay_says_what_is_not_a_program(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "garbage.json").write_text("{not json")
+    (tmp_path / "summary.json").write_text(json.dumps({"format": "properties.fuzz-summary/1"}))
+    assert main(["replay", str(tmp_path)]) == 1  # a directory replays the programs in it
+    out = capsys.readouterr().out
+    assert f"NOT A PROGRAM {tmp_path / 'garbage.json'}" in out
+    assert "not a readable JSON file" in out
+    assert "a fuzz summary (read it with `python -m properties report`)" in out
+    assert main(["replay", str(tmp_path / "empty-dir-that-is-missing")]) == 1

@@ -407,3 +407,23 @@ def test_a_failure_without_program_or_seed_says_so() -> None:
     for text in (markdown, page):
         assert "no program (the failure came before any step)" in text
         assert "no seed (found in the database)" in text
+
+
+def test_an_interrupted_run_and_a_crashed_worker_are_shown() -> None:
+    summary = make_summary()
+    summary.update(
+        interrupted=True,
+        errors=["Traceback (most recent call last):\n  ...\nOSError: [Errno 28] No space left"],
+    )
+    markdown, page = render_markdown([summary]), render_html([summary])
+    for text in (markdown, page):
+        assert "The run was interrupted" in text
+        assert "A worker failed: OSError: " in text
+        assert "No space left (the whole traceback is in the summary)" in text
+
+
+def test_load_rejects_errors_that_are_not_strings(tmp_path: Path) -> None:
+    summary = make_summary()
+    summary["errors"] = [3]
+    with pytest.raises(ReportError, match="errors: expected an array of strings"):
+        load_summary(write_json(tmp_path / "s.json", summary))
