@@ -171,14 +171,16 @@ def closing_lines(summary: dict[str, Any]) -> list[str]:
     for machine, entry in summary["machines"].items():
         unrun = [target for target, counted in entry["targets"].items() if not counted["examples"]]
         for target in unrun:
-            lines.append(f"warning: {machine} / {target}: never ran (the budget ended first)")
+            lines.append(
+                f"warning: {machine} / {target}: never ran (the run ended before its turn)"
+            )
         for gap in entry["never_reached"]:
             if gap["target"] in unrun:
                 continue
             lines.append(
                 f"warning: {machine} / {gap['target']}: declared but never reached: {gap['label']}"
             )
-        if entry["rules_never_run"]:
+        if entry["rules_never_run"] and entry["examples"]:
             never = ", ".join(entry["rules_never_run"])
             lines.append(
                 f"note: {machine}: rules never run (never enabled, or never chosen): {never}"

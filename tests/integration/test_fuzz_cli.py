@@ -311,7 +311,7 @@ def test_targets_the_budget_never_reached_are_listed(
     unrun = [name for name, counted in targets.items() if counted["examples"] == 0]
     assert unrun, "a 0.3 s budget cannot reach five targets"
     for name in unrun:
-        assert f"warning: ratelimit / {name}: never ran (the budget ended first)" in out
+        assert f"warning: ratelimit / {name}: never ran (the run ended before its turn)" in out
 
 
 def test_a_repeated_machine_or_target_is_fuzzed_once() -> None:
