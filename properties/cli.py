@@ -107,7 +107,30 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     report.add_argument("summaries", nargs="+", type=Path, help="fuzz --json files")
     report.add_argument("--html", type=Path, help="write the HTML page here")
     report.add_argument("--markdown", type=Path, help="write the Markdown summary here")
-    return parser, {"fuzz": fuzz, "replay": replay, "reproduce": reproduce, "report": report}
+    mutants = commands.add_parser("mutants", help="the kill matrix: every planted bug, killed?")
+    mutants.add_argument(
+        "--mutant", action="append", default=[], help="one planted bug (repeatable)"
+    )
+    mutants.add_argument(
+        "--component", action="append", default=[], help="one component's bugs (repeatable)"
+    )
+    mutants.add_argument("--trials", type=_workers, default=5, help="seeds per mutant (default 5)")
+    mutants.add_argument(
+        "--max-examples", type=_workers, default=1000, help="test cases per trial (default 1000)"
+    )
+    mutants.add_argument(
+        "--workers", type=_workers, default=None, help="processes (default: cores)"
+    )
+    mutants.add_argument("--json", type=Path, help="write the matrix here")
+    mutants.add_argument("--markdown", type=Path, help="write the matrix as a Markdown table")
+    mutants.add_argument("--list", action="store_true", help="list the zoo and stop")
+    return parser, {
+        "fuzz": fuzz,
+        "replay": replay,
+        "reproduce": reproduce,
+        "report": report,
+        "mutants": mutants,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return replay_programs(arguments.files, verbose=arguments.verbose)
         if command == "reproduce":
             return _reproduce(commands["reproduce"], arguments)
+        if command == "mutants":
+            return _mutants(commands["mutants"], arguments)
         return _report(commands["report"], arguments)
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
@@ -239,3 +264,58 @@ def _report(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> i
         if path is not None:
             print(f"wrote {path}")
     return 0
+
+
+def _mutants(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
+    import os
+
+    from properties.mutants.matrix import select
+    from properties.mutants.run import markdown, run_matrix, summary, write_json
+    from properties.mutants.zoo import COMPONENTS
+
+    unknown = [c for c in arguments.component if c not in COMPONENTS]
+    if unknown:
+        parser.error(f"no component {unknown[0]!r}; the components are: {', '.join(COMPONENTS)}")
+    try:
+        chosen = select(arguments.mutant, arguments.component)
+        for path in (arguments.json, arguments.markdown):
+            if path is not None:
+                _writable_file(path, "--json" if path is arguments.json else "--markdown")
+    except (LookupError, OSError) as error:
+        parser.error(str(error))
+    if arguments.list:
+        for mutant in chosen:
+            print(f"{mutant.component:<17} {mutant.name:<34} {mutant.bug_class:<16} {mutant.slip}")
+        return 0
+    workers = arguments.workers or os.cpu_count() or 1
+    print(
+        f"kill matrix: {len(chosen)} planted bugs x {arguments.trials} trials, at most "
+        f"{arguments.max_examples} test cases each, {workers} worker(s)",
+        flush=True,
+    )
+    rows = run_matrix(
+        chosen,
+        trials=arguments.trials,
+        max_examples=arguments.max_examples,
+        workers=workers,
+        echo=lambda line: print(line, flush=True),
+    )
+    report = summary(rows, arguments.trials, arguments.max_examples)
+    print()
+    print(f"{'component':<17} {'mutants':>7} {'killed':>6} {'rate':>6} {'median':>7} {'worst':>6}")
+    for name, part in report["components"].items():
+        median = part["median_tests_to_failure"]
+        print(
+            f"{name:<17} {part['mutants']:>7} {part['killed']:>6} {part['kill_rate']:>6.0%} "
+            f"{'-' if median is None else format(median, 'g'):>7} "
+            f"{part['worst_tests_to_failure'] or '-':>6}"
+        )
+    if arguments.json is not None:
+        write_json(report, arguments.json)
+    if arguments.markdown is not None:
+        arguments.markdown.write_text(markdown(report), encoding="utf-8")
+    survivors = [row["name"] for row in rows if not row["killed"]]
+    print(f"mutants: {len(rows) - len(survivors)} of {len(rows)} killed in every trial")
+    if survivors:
+        print(f"survived: {', '.join(survivors)}")
+    return 1 if survivors else 0

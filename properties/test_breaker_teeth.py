@@ -1,5 +1,5 @@
-"""Proof of teeth: the breaker machine fails against the unfixed base package and against every
-planted variant of ours, deterministically, under the same budget the ci profile gives it."""
+"""Proof of teeth: the breaker machine fails against the unfixed base package, deterministically,
+under the same budget the ci profile gives it (our planted variants: properties/test_zoo.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import pytest
 
 from properties.harness.runner import expect_caught
 from properties.machines.breaker import breaker_machine
-from properties.mutants.breaker import BREAKER_MUTANTS
-from properties.targets.breaker import BASE_PACKAGE, resilience_target
+from properties.targets.breaker import BASE_PACKAGE
 
 pytestmark = pytest.mark.teeth
 
@@ -16,11 +15,4 @@ pytestmark = pytest.mark.teeth
 def test_machine_catches_unfixed_base_package() -> None:
     """circuitbreaker.CircuitBreaker (0 -> 30 s, call()/with skip the open check, ...) fails."""
     caught = expect_caught(breaker_machine(BASE_PACKAGE))
-    assert str(caught)
-
-
-@pytest.mark.parametrize("name", sorted(BREAKER_MUTANTS))
-def test_machine_catches_planted_bug(name: str) -> None:
-    """The machine pointed at a planted variant of our breaker fails."""
-    caught = expect_caught(breaker_machine(resilience_target(name, BREAKER_MUTANTS[name])))
     assert str(caught)

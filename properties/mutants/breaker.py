@@ -1,7 +1,7 @@
 """Planted bugs in our CircuitBreaker: each a subclass with one real-world slip.
 
 Every variant changes behaviour a user could observe; the breaker machine must catch each one
-(``properties/test_breaker_teeth.py``). Numbers refer to ../shared/notes/bug-classes.md.
+(``properties/test_zoo.py``). Numbers refer to ../shared/notes/bug-classes.md.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from properties.targets.chain import ChainTarget
 from resilience import Pipeline
 from resilience.chain.layers import AsyncStep, PoolLayer, Step, invoke, invoke_async
 
-__all__ = ["CHAIN_MUTANTS"]
+__all__ = ["CHAIN_MUTANTS", "VARIANT_CLASSES"]
 
 
 class _FallbackInside(Pipeline):
@@ -85,6 +85,41 @@ class _LeakOnRaise(Pipeline):
     layer_types: ClassVar[dict[str, Any]] = {**Pipeline.layer_types, "pool": _LeaseKeptOnRaise}
 
 
+class _BulkheadInsideRetry(Pipeline):
+    """The default order puts the bulkhead inside the retry: each attempt takes a permit and
+    gives it back during the back-off, so a retrying call loses its place to newcomers (and is
+    refused mid-call when they fill it)."""
+
+    default_order = ("rate_limit", "retry", "bulkhead", "breaker", "pool")
+
+
+class _PoolOutsideRetry(Pipeline):
+    """The default order leases the resource outside the retry: one resource is held through
+    every attempt and every back-off sleep, and a broken one is retried on again and again."""
+
+    default_order = ("rate_limit", "bulkhead", "pool", "retry", "breaker")
+
+
+class _BulkheadBeforeRateLimit(Pipeline):
+    """The default order checks the bulkhead before the rate limit: a call the bulkhead refuses
+    is never charged, and a call the limiter refuses held a permit for nothing."""
+
+    default_order = ("bulkhead", "rate_limit", "retry", "breaker", "pool")
+
+
+class _FallbackCountedAsSuccess(Pipeline):
+    """A call the fallback answered is counted as succeeded, not failed and fell back (the
+    dashboard shows a healthy dependency while every call falls back)."""
+
+    def _fall_back(self, error: Exception) -> Any:
+        assert self.fallback is not None
+        next(self._succeeded)
+        return self.fallback(error)
+
+    def _fallback_done(self, error: Exception, *, failed: bool) -> None:
+        self._listeners.deliver()
+
+
 _VARIANTS: dict[str, dict[str, Any]] = {
     "RetryWrapsOpenBreaker": {"retry_class": CircuitOpenRetried},
     "FallbackSwallowsInside": {"pipeline_class": _FallbackInside},
@@ -92,5 +127,14 @@ _VARIANTS: dict[str, dict[str, Any]] = {
     "LimiterChargedPerAttempt": {"pipeline_class": _LimiterInsideRetry},
     "LeaseNotReturnedOnRaise": {"pipeline_class": _LeakOnRaise},
     "RateLimitedPastDeadline": {"retry_class": RateLimitedPastDeadline},
+    "BulkheadInsideRetry": {"pipeline_class": _BulkheadInsideRetry},
+    "PoolOutsideRetry": {"pipeline_class": _PoolOutsideRetry},
+    "BulkheadBeforeRateLimit": {"pipeline_class": _BulkheadBeforeRateLimit},
+    "FallbackCountedAsSuccess": {"pipeline_class": _FallbackCountedAsSuccess},
 }
 CHAIN_MUTANTS = {name: ChainTarget(name, **parts) for name, parts in _VARIANTS.items()}
+
+#: name -> the class that carries the slip (its docstring says what it is).
+VARIANT_CLASSES: dict[str, type] = {
+    name: next(iter(parts.values())) for name, parts in _VARIANTS.items()
+}

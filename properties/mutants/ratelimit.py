@@ -1,7 +1,7 @@
 """Planted bugs in our rate limiters: each a subclass with one real-world slip.
 
 Every variant changes behaviour a user could observe; the rate-limit machine must catch each one
-(``properties/test_ratelimit_teeth.py``). Numbers refer to ../shared/notes/bug-classes.md.
+(``properties/test_zoo.py``). Numbers refer to ../shared/notes/bug-classes.md.
 """
 
 from __future__ import annotations
@@ -279,6 +279,169 @@ class KeysTruncated(KeyedLimiter[Any]):
         return super().check(self._cut(key), cost)
 
 
+# --------------------------------------------------------------------- more token bucket / GCRA
+
+
+class RejectionDrainsBucket(_TokenBucket):
+    """A refused request empties the bucket (the level is reset instead of kept): a client that
+    asks for too much at once loses the tokens it had saved."""
+
+    def _decide(self, state: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        decision = super()._decide(state, now_ns, cost, commit)
+        if commit and not decision[0]:
+            state.level = 0
+        return decision
+
+
+class RemainingRoundedUp(_TokenBucket):
+    """``remaining`` rounds a partial token up: it promises one more unit than is there."""
+
+    def _decide(self, state: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        decision = super()._decide(state, now_ns, cost, commit)
+        if decision[0] and state.level % self._p and commit:
+            return admit(decision[1] + 1)
+        return decision
+
+
+class GcraIdleBanksCredit(GCRA):
+    """The backlog is not clamped at zero: idle time banks credit, so a burst after a quiet
+    spell exceeds ``burst`` (the GCRA form of an uncapped refill)."""
+
+    def _decide(self, state: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        backlog = state.backlog - (now_ns - state.at_ns) * self._n
+        need = cost * self._p
+        free = self._tolerance - backlog
+        if need <= free:
+            if commit:
+                state.backlog, state.at_ns = backlog + need, now_ns
+            return admit((free - need) // self._p)
+        return reject(free // self._p, -((free - need) // self._n))
+
+
+class GcraRetryAfterWholeCost(GCRA):
+    """``retry_after`` is the time to earn the whole cost, ignoring the units already free: a
+    client told to wait that long waits too long."""
+
+    def _decide(self, state: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        decision = super()._decide(state, now_ns, cost, commit)
+        if decision[0]:
+            return decision
+        return reject(decision[1], -(-(cost * self._p) // self._n))
+
+
+# --------------------------------------------------------------------- more windows
+
+
+class FixedWindowLimitExclusive(FixedWindow):
+    """`<` for `<=`: a window admits ``limit - 1`` units, never its last one."""
+
+    def _decide(self, state: Any, now_ns: int, cost: int, commit: bool) -> Decision:
+        index = now_ns // self.window_ns
+        used = state.count if state.index == index else 0
+        if used + cost < self.limit:
+            return super()._decide(state, now_ns, cost, commit)
+        return reject(self.limit - used, (index + 1) * self.window_ns - now_ns)
+
+
+class CounterStaleAfterGap(SlidingWindowCounter):
+    """After a gap of two windows or more, the old count still weighs as the previous window's
+    (only the one-window roll is written): a client returning after a pause is throttled for
+    traffic long gone."""
+
+    def _rolled(self, counts: Any, index: int) -> tuple[int, int]:
+        if counts.index == index:
+            return counts.previous, counts.current
+        if counts.index is not None and counts.index >= 0 and counts.index < index:
+            return counts.current, 0
+        return 0, 0
+
+
+# --------------------------------------------------------------------- more keyed limiter
+
+
+class SharedStateAcrossKeys(KeyedLimiter[Any]):
+    """Every key gets the same state object (one mutable default shared by all): one tenant
+    spends every tenant's budget."""
+
+    def _take(self, key: object, cost: int) -> tuple[Decision, int]:
+        states = self._states
+        if key not in states and states:
+            states[key] = next(iter(states.values()))  # the state of the first key held
+        return super()._take(key, cost)
+
+
+class EvictionNotCounted(KeyedLimiter[Any]):
+    """An eviction drops the key but forgets the ``evicted`` counter (statistics not updated,
+    class 23)."""
+
+    def _evict_locked(self, key: object, now: int) -> None:
+        super()._evict_locked(key, now)
+        self._evicted -= 1
+
+
+class EvictionNotAnnounced(KeyedLimiter[Any]):
+    """An eviction is counted but ``KeyEvicted`` is never sent: a listener mirroring the keys
+    keeps ghosts."""
+
+    def _evict_locked(self, key: object, now: int) -> None:
+        del self._states[key]
+        self._evicted += 1
+
+
+class SweepDropsThrottledKeys(KeyedLimiter[Any]):
+    """``sweep()`` drops every key, fresh or not: a throttled tenant comes back with a full
+    budget after housekeeping."""
+
+    def sweep(self) -> int:
+        try:
+            with self._lock:
+                now = self._now()
+                keys = list(self._states)
+                for key in keys:
+                    self._evict_locked(key, now)
+                return len(keys)
+        finally:
+            self._deliver()
+
+
+class EvictsWhenDisabled(KeyedLimiter[Any]):
+    """``evict_idle=False`` is ignored: keys are still evicted after decisions (a flag read
+    nowhere)."""
+
+    def _take(self, key: object, cost: int) -> tuple[Decision, int]:
+        self.evict_idle = True
+        return super()._take(key, cost)
+
+
+class KeyedCostIgnored(KeyedLimiter[Any]):
+    """The keyed limiter charges one unit whatever the cost (the cost argument dropped on the
+    way to the per-key state)."""
+
+    def _take(self, key: object, cost: int) -> tuple[Decision, int]:
+        return super()._take(key, 1)
+
+
+class KeyedCheckConsumes(KeyedLimiter[Any]):
+    """The keyed ``check`` decides with commit on (test() and hit() confused, per key)."""
+
+    def check(self, key: object, cost: int = 1) -> Decision:
+        return self._take(key, self._check_cost(cost))[0]
+
+
+class KeyedRejectionCountedAsAdmission(KeyedLimiter[Any]):
+    """The keyed limiter's counters record a rejection as an admission (a branch copied from
+    the admitted case)."""
+
+    def _count(self, key: object, cost: int, decision: Decision, now: int) -> None:
+        if not decision[0]:
+            self._admitted += 1
+            self._admitted_cost += cost
+            if self._listeners.active:
+                self._queue_event(key, cost, decision, now)
+            return
+        super()._count(key, cost, decision, now)
+
+
 #: name -> (algorithm, the variant class: an algorithm subclass or a KeyedLimiter subclass)
 RATELIMIT_MUTANTS: dict[str, tuple[str, type[Any]]] = {
     cls.__name__: (algorithm, cls)
@@ -299,5 +462,19 @@ RATELIMIT_MUTANTS: dict[str, tuple[str, type[Any]]] = {
         ("sliding_counter", CounterFloatTime),
         ("token_bucket", EvictsThrottledKey),
         ("sliding_log", KeysTruncated),
+        ("token_bucket", RejectionDrainsBucket),
+        ("token_bucket", RemainingRoundedUp),
+        ("gcra", GcraIdleBanksCredit),
+        ("gcra", GcraRetryAfterWholeCost),
+        ("fixed_window", FixedWindowLimitExclusive),
+        ("sliding_counter", CounterStaleAfterGap),
+        ("gcra", SharedStateAcrossKeys),
+        ("fixed_window", EvictionNotCounted),
+        ("sliding_counter", EvictionNotAnnounced),
+        ("token_bucket", SweepDropsThrottledKeys),
+        ("sliding_log", EvictsWhenDisabled),
+        ("gcra", KeyedCostIgnored),
+        ("token_bucket", KeyedCheckConsumes),
+        ("fixed_window", KeyedRejectionCountedAsAdmission),
     ]
 }
