@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import circuitbreaker
 import pytest
 
 # Machines, models and the harness assert outside test modules: have pytest rewrite those asserts
-# too, so a failing invariant shows both sides. Must run before they are imported.
-pytest.register_assert_rewrite("properties.machines", "properties.harness", "properties.models")
+# too, so a failing invariant shows both sides. Must run before they are imported (a process that
+# runs pytest more than once, as mutmut does, has them imported already: nothing to do then).
+_CHECKS = ("properties.machines", "properties.harness", "properties.models")
+if not any(name in sys.modules for name in _CHECKS):
+    pytest.register_assert_rewrite(*_CHECKS)
 
 from hypothesis import settings  # noqa: E402
 
@@ -38,3 +42,12 @@ def _no_global_breakers() -> Iterator[None]:
     yield
     circuitbreaker.CircuitBreakerMonitor.circuit_breakers.clear()
     resilience.breakers.clear()
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Stable test ids: a parameter whose repr carries its address (``<object object at
+    0x...>``, a lambda) is named by its type or qualified name instead, so a test keeps its id
+    from one run to the next (mutmut and ``--lf`` match tests by id)."""
+    if " at 0x" not in repr(val):
+        return None
+    return getattr(val, "__qualname__", None) or type(val).__name__

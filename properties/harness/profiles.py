@@ -6,6 +6,7 @@
 | ci | yes | 200 | 50 | none | the same cases every run: a red CI is a real regression |
 | nightly | no | 4000 | 100 | local (or the fuzz CLI's) | deep search; failures become regressions |
 | replay | - | - | 50 | local `.hypothesis/` | re-run saved failures only (explicit + reuse) |
+| mutation | yes | 100 | 50 | none | mutmut: no shrinking, a verdict independent of mutant order |
 
 Choice: ``--hypothesis-profile`` (applied by Hypothesis' pytest plugin after us) beats
 ``HYPOTHESIS_PROFILE``, which beats ``CI`` (set and not ``0``/``false``/``no``: ``ci``), which beats
@@ -35,6 +36,16 @@ PROFILES: dict[str, dict[str, object]] = {
         "suppress_health_check": [HealthCheck.too_slow],
     },
     "replay": {**_COMMON, "phases": [Phase.explicit, Phase.reuse]},
+    # mutmut: a verdict per mutant that does not depend on the mutants run before it.
+    "mutation": {
+        **_COMMON,
+        "max_examples": 100,
+        "derandomize": True,
+        "database": None,
+        "phases": [Phase.explicit, Phase.generate],
+        "print_blob": False,
+        "report_multiple_bugs": False,
+    },
 }
 
 #: Profiles in which every machine must reach every declared coverage target.

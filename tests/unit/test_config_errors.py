@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from resilience import ConfigError, build_pipeline, load_config
+from tests.ids import stable_id
 
 
 def op(**sections: Any) -> dict[str, Any]:
@@ -133,7 +134,7 @@ RANGES = [
 ]
 
 
-@pytest.mark.parametrize(("raw", "field"), SHAPE + TYPES + NAMES + RANGES, ids=repr)
+@pytest.mark.parametrize(("raw", "field"), SHAPE + TYPES + NAMES + RANGES, ids=stable_id)
 def test_every_error_names_the_full_path(raw: object, field: str) -> None:
     """A bad shape, type, name or value is a ConfigError (a ValueError) at its full path."""
     with pytest.raises(ConfigError) as info:

@@ -10,6 +10,7 @@ from fractions import Fraction
 import pytest
 
 from resilience import CircuitBreaker, ConfigError
+from tests.ids import stable_id
 
 BAD_COUNTS = [0, -1, -10, 1.0, 2.5, math.nan, math.inf, True, False, "5", b"5", [5], object()]
 BAD_DURATIONS = [-1, -0.001, math.nan, math.inf, -math.inf, True, "30", [1], object(), 1j]
@@ -17,7 +18,7 @@ BAD_RATES = [0, -0.5, 1.01, 2, math.nan, math.inf, True, "0.5", object()]
 
 
 @pytest.mark.parametrize("field", ["failure_threshold", "half_open_max_calls", "success_threshold"])
-@pytest.mark.parametrize("value", BAD_COUNTS, ids=repr)
+@pytest.mark.parametrize("value", BAD_COUNTS, ids=stable_id)
 def test_bad_counts_are_rejected(field: str, value: object) -> None:
     """Counts must be ints >= 1: zero, negatives, floats, bools and strings all raise."""
     with pytest.raises(ConfigError, match=rf"^{field}=") as info:
@@ -27,7 +28,7 @@ def test_bad_counts_are_rejected(field: str, value: object) -> None:
     assert isinstance(info.value, ValueError)
 
 
-@pytest.mark.parametrize("value", BAD_DURATIONS, ids=repr)
+@pytest.mark.parametrize("value", BAD_DURATIONS, ids=stable_id)
 def test_bad_recovery_timeouts_are_rejected(value: object) -> None:
     """recovery_timeout must be a finite number of seconds >= 0 (or a timedelta)."""
     with pytest.raises(ConfigError, match=r"^recovery_timeout="):
@@ -50,14 +51,14 @@ def test_negative_timedelta_is_rejected() -> None:
         (timedelta(milliseconds=1500), 1_500_000_000),
         (30, 30_000_000_000),
     ],
-    ids=repr,
+    ids=stable_id,
 )
 def test_good_recovery_timeouts_are_exact(value: object, ns: int) -> None:
     """Accepted spellings become exact integer nanoseconds (0.1 s is exactly 100 ms)."""
     assert CircuitBreaker(recovery_timeout=value).config.recovery_timeout_ns == ns  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("value", BAD_RATES, ids=repr)
+@pytest.mark.parametrize("value", BAD_RATES, ids=stable_id)
 def test_bad_failure_rates_are_rejected(value: object) -> None:
     """failure_rate_threshold must be in (0, 1]."""
     with pytest.raises(ConfigError, match=r"^failure_rate_threshold="):
@@ -84,7 +85,7 @@ def test_rate_is_read_as_the_decimal_it_prints() -> None:
         KeyboardInterrupt,
         object,
     ],
-    ids=repr,
+    ids=stable_id,
 )
 def test_bad_expected_exception_is_rejected(spec: object) -> None:
     """expected_exception: an Exception subclass, a non-empty tuple of them, or a predicate."""
@@ -93,7 +94,7 @@ def test_bad_expected_exception_is_rejected(spec: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", [ValueError, (ValueError, KeyError), [KeyError], lambda t, e: True], ids=repr
+    "spec", [ValueError, (ValueError, KeyError), [KeyError], lambda t, e: True], ids=stable_id
 )
 def test_good_expected_exception_specs(spec: object) -> None:
     """The three documented spellings are accepted."""

@@ -23,6 +23,7 @@ from resilience import (
     ResourcePool,
     SystemClock,
 )
+from tests.ids import stable_id
 
 POOLS = [ResourcePool, AsyncResourcePool]
 CALLBACKS = ["validate", "reset", "destroy"]
@@ -86,7 +87,7 @@ def assert_config_error(info: pytest.ExceptionInfo[ConfigError], field: str, val
 
 
 @pytest.mark.parametrize("cls", POOLS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("value", BAD_SIZES, ids=repr)
+@pytest.mark.parametrize("value", BAD_SIZES, ids=stable_id)
 def test_size_must_be_an_int_of_at_least_one(cls: Any, value: object) -> None:
     """size: zero, negatives, bools, floats, NaN, inf, strings and None raise, naming size."""
     with pytest.raises(ConfigError) as info:
@@ -95,7 +96,7 @@ def test_size_must_be_an_int_of_at_least_one(cls: Any, value: object) -> None:
 
 
 @pytest.mark.parametrize("cls", POOLS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("value", BAD_OVERFLOWS, ids=repr)
+@pytest.mark.parametrize("value", BAD_OVERFLOWS, ids=stable_id)
 def test_max_overflow_must_be_an_int_of_at_least_zero(cls: Any, value: object) -> None:
     """max_overflow: negatives, bools, floats and strings raise, naming max_overflow."""
     with pytest.raises(ConfigError) as info:
@@ -114,7 +115,7 @@ def test_counts_at_their_minimum_are_accepted(cls: Any) -> None:
 
 
 @pytest.mark.parametrize("cls", POOLS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("value", BAD_TIMEOUTS, ids=repr)
+@pytest.mark.parametrize("value", BAD_TIMEOUTS, ids=stable_id)
 def test_bad_timeouts_are_rejected(cls: Any, value: object) -> None:
     """timeout: NaN, inf, negatives, bools, strings, sub-nanosecond and absurd values raise."""
     with pytest.raises(ConfigError) as info:
@@ -124,7 +125,7 @@ def test_bad_timeouts_are_rejected(cls: Any, value: object) -> None:
 
 @pytest.mark.parametrize("cls", POOLS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("field", ["max_lifetime", "max_idle", "leak_threshold"])
-@pytest.mark.parametrize("value", BAD_POSITIVE_DURATIONS, ids=repr)
+@pytest.mark.parametrize("value", BAD_POSITIVE_DURATIONS, ids=stable_id)
 def test_limits_must_be_positive_or_none(cls: Any, field: str, value: object) -> None:
     """max_lifetime, max_idle, leak_threshold: 0 (in any spelling), negatives, NaN, inf, bools and
     strings raise naming the field; 0 is never read as "no limit" (None is)."""
@@ -160,7 +161,7 @@ def test_limits_default_to_none(cls: Any) -> None:
         timedelta(seconds=1, milliseconds=500),
         1.5,
     ],
-    ids=repr,
+    ids=stable_id,
 )
 def test_every_spelling_of_a_duration_is_exact(cls: Any, value: object) -> None:
     """1.5 s given as a float, Fraction, Decimal or timedelta is exactly 1_500_000_000 ns, for
@@ -195,7 +196,7 @@ def test_durations_are_exact_to_the_nanosecond(cls: Any) -> None:
 
 
 @pytest.mark.parametrize("cls", POOLS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("value", [1, 0, "yes", None, 1.0], ids=repr)
+@pytest.mark.parametrize("value", [1, 0, "yes", None, 1.0], ids=stable_id)
 def test_lifo_must_be_a_bool(cls: Any, value: object) -> None:
     """lifo is True (LIFO) or False (FIFO): 1, 0, "yes" and None are not booleans."""
     with pytest.raises(ConfigError) as info:
@@ -204,7 +205,7 @@ def test_lifo_must_be_a_bool(cls: Any, value: object) -> None:
 
 
 @pytest.mark.parametrize("cls", POOLS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("value", [1, b"db", ["db"], object()], ids=repr)
+@pytest.mark.parametrize("value", [1, b"db", ["db"], object()], ids=stable_id)
 def test_name_must_be_a_string(cls: Any, value: object) -> None:
     """name, when given, must be a str; it defaults to the class name."""
     with pytest.raises(ConfigError) as info:
@@ -221,7 +222,7 @@ def test_name_defaults_to_the_class_name(cls: Any) -> None:
 
 
 @pytest.mark.parametrize("cls", POOLS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("value", [object(), 1, "system", SystemClock], ids=repr)
+@pytest.mark.parametrize("value", [object(), 1, "system", SystemClock], ids=stable_id)
 def test_clock_must_be_a_clock_instance(cls: Any, value: object) -> None:
     """clock must be a Clock instance: other objects, and the SystemClock class itself, raise."""
     with pytest.raises(ConfigError) as info:
@@ -239,7 +240,7 @@ def test_system_clock_instance_is_accepted(cls: Any) -> None:
 
 
 @pytest.mark.parametrize("cls", POOLS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("value", NOT_CALLABLE, ids=repr)
+@pytest.mark.parametrize("value", NOT_CALLABLE, ids=stable_id)
 def test_factory_must_be_callable(cls: Any, value: object) -> None:
     """The factory is required and must be callable (None included in the bad values)."""
     with pytest.raises(ConfigError) as info:
@@ -249,7 +250,7 @@ def test_factory_must_be_callable(cls: Any, value: object) -> None:
 
 @pytest.mark.parametrize("cls", POOLS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("field", CALLBACKS)
-@pytest.mark.parametrize("value", [v for v in NOT_CALLABLE if v is not None], ids=repr)
+@pytest.mark.parametrize("value", [v for v in NOT_CALLABLE if v is not None], ids=stable_id)
 def test_optional_callbacks_must_be_callable(cls: Any, field: str, value: object) -> None:
     """validate, reset and destroy must be callable (or None)."""
     with pytest.raises(ConfigError) as info:
@@ -341,7 +342,7 @@ def test_pool_config_is_frozen() -> None:
 BAD_CHECKOUT_TIMEOUTS = [-1, math.nan, math.inf, True, "1", timedelta(seconds=-1), 1e-12]
 
 
-@pytest.mark.parametrize("value", BAD_CHECKOUT_TIMEOUTS, ids=repr)
+@pytest.mark.parametrize("value", BAD_CHECKOUT_TIMEOUTS, ids=stable_id)
 def test_sync_checkout_rejects_bad_timeouts(value: object) -> None:
     """checkout(timeout=bad) and lease(timeout=bad) raise ConfigError naming timeout, and take
     nothing: no resource is created or lent."""
@@ -357,7 +358,7 @@ def test_sync_checkout_rejects_bad_timeouts(value: object) -> None:
     assert status["checked_out"] == 0
 
 
-@pytest.mark.parametrize("value", BAD_CHECKOUT_TIMEOUTS, ids=repr)
+@pytest.mark.parametrize("value", BAD_CHECKOUT_TIMEOUTS, ids=stable_id)
 def test_sync_checkout_rejects_bad_timeouts_with_validate_and_an_idle_resource(
     value: object,
 ) -> None:
@@ -372,7 +373,7 @@ def test_sync_checkout_rejects_bad_timeouts_with_validate_and_an_idle_resource(
     assert pool.status()["checked_out"] == 1
 
 
-@pytest.mark.parametrize("value", [-1, "1", math.nan], ids=repr)
+@pytest.mark.parametrize("value", [-1, "1", math.nan], ids=stable_id)
 def test_sync_checkout_rejects_bad_timeouts_when_a_resource_is_idle(value: object) -> None:
     """A bad timeout is an error whether or not the checkout would have had to wait."""
     pool = ResourcePool(object, size=1)
@@ -385,7 +386,7 @@ def test_sync_checkout_rejects_bad_timeouts_when_a_resource_is_idle(value: objec
     assert pool.status()["idle"] == 1
 
 
-@pytest.mark.parametrize("value", BAD_CHECKOUT_TIMEOUTS, ids=repr)
+@pytest.mark.parametrize("value", BAD_CHECKOUT_TIMEOUTS, ids=stable_id)
 def test_async_checkout_rejects_bad_timeouts(value: object) -> None:
     """AsyncResourcePool.checkout(timeout=bad) and lease(timeout=bad) raise ConfigError too,
     with or without an idle resource."""

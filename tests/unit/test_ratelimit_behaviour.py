@@ -30,6 +30,7 @@ from resilience.ratelimit import (
     SlidingWindowLog,
     TokenBucket,
 )
+from tests.ids import stable_id
 
 MS = 1_000  # microseconds
 S = 1_000_000  # microseconds
@@ -146,7 +147,7 @@ def test_token_bucket_caps_at_capacity(frozen: FrozenTime, clock: FrozenClock) -
         (0.1, 1, 10_000_000_000),
         (Rate(1, per=1e-6), 2, 2_000),
     ],
-    ids=repr,
+    ids=stable_id,
 )
 def test_token_bucket_retry_after_is_exact_and_honest(
     frozen: FrozenTime, clock: FrozenClock, rate: object, cost: int, retry_ns: int

@@ -27,6 +27,7 @@ from resilience.ratelimit import (
     SlidingWindowLog,
     TokenBucket,
 )
+from tests.ids import stable_id
 
 BAD_COUNTS = [0, -1, -10, 1.0, 2.5, math.nan, math.inf, True, False, "3", b"3", None, [3]]
 BAD_RATES = [
@@ -108,7 +109,7 @@ def assert_config_error(info: pytest.ExceptionInfo[ConfigError], field: str, val
 # ------------------------------------------------------------------ construction: counts
 
 
-@pytest.mark.parametrize("value", BAD_COUNTS, ids=repr)
+@pytest.mark.parametrize("value", BAD_COUNTS, ids=stable_id)
 def test_token_bucket_rejects_bad_capacities(value: object) -> None:
     """capacity must be an int >= 1: zero, negatives, floats, NaN, inf, bools, strings raise."""
     with pytest.raises(ConfigError) as info:
@@ -116,7 +117,7 @@ def test_token_bucket_rejects_bad_capacities(value: object) -> None:
     assert_config_error(info, "capacity", value)
 
 
-@pytest.mark.parametrize("value", BAD_COUNTS, ids=repr)
+@pytest.mark.parametrize("value", BAD_COUNTS, ids=stable_id)
 def test_gcra_rejects_bad_bursts(value: object) -> None:
     """burst must be an int >= 1, like the token bucket's capacity."""
     with pytest.raises(ConfigError) as info:
@@ -125,7 +126,7 @@ def test_gcra_rejects_bad_bursts(value: object) -> None:
 
 
 @pytest.mark.parametrize("cls", WINDOWED, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("value", BAD_COUNTS, ids=repr)
+@pytest.mark.parametrize("value", BAD_COUNTS, ids=stable_id)
 def test_windowed_limiters_reject_bad_limits(cls: Any, value: object) -> None:
     """limit must be an int >= 1 for every windowed algorithm."""
     with pytest.raises(ConfigError) as info:
@@ -136,7 +137,7 @@ def test_windowed_limiters_reject_bad_limits(cls: Any, value: object) -> None:
 # ------------------------------------------------------------------ construction: rates
 
 
-@pytest.mark.parametrize("value", BAD_RATES, ids=repr)
+@pytest.mark.parametrize("value", BAD_RATES, ids=stable_id)
 def test_token_bucket_rejects_bad_refill_rates(value: object) -> None:
     """refill_rate (units per second) must be a finite positive exact number."""
     with pytest.raises(ConfigError) as info:
@@ -144,7 +145,7 @@ def test_token_bucket_rejects_bad_refill_rates(value: object) -> None:
     assert_config_error(info, "refill_rate", value)
 
 
-@pytest.mark.parametrize("value", BAD_RATES, ids=repr)
+@pytest.mark.parametrize("value", BAD_RATES, ids=stable_id)
 def test_gcra_rejects_bad_rates(value: object) -> None:
     """GCRA's rate follows the same rule as the token bucket's refill_rate."""
     with pytest.raises(ConfigError) as info:
@@ -152,7 +153,7 @@ def test_gcra_rejects_bad_rates(value: object) -> None:
     assert_config_error(info, "rate", value)
 
 
-@pytest.mark.parametrize("amount", BAD_AMOUNTS, ids=repr)
+@pytest.mark.parametrize("amount", BAD_AMOUNTS, ids=stable_id)
 def test_bad_rate_amounts_name_the_amount(amount: object) -> None:
     """Rate(amount, per=...) with a non-positive or non-number amount: the error names
     refill_rate.amount (or rate.amount for GCRA)."""
@@ -164,7 +165,7 @@ def test_bad_rate_amounts_name_the_amount(amount: object) -> None:
     assert_config_error(info, "rate.amount", amount)
 
 
-@pytest.mark.parametrize("per", [d for d in BAD_DURATIONS if d != 1e-12], ids=repr)
+@pytest.mark.parametrize("per", [d for d in BAD_DURATIONS if d != 1e-12], ids=stable_id)
 def test_bad_rate_periods_name_the_period(per: object) -> None:
     """Rate(1, per=...) needs a positive duration (number or timedelta), at most ~31.7 years."""
     with pytest.raises(ConfigError) as info:
@@ -184,7 +185,7 @@ def test_rate_periods_are_exact_below_a_nanosecond() -> None:
 
 
 @pytest.mark.parametrize(
-    "rate", [Fraction(1, 10**10), 1e-10, Rate(Fraction(1, 2), per=10**9)], ids=repr
+    "rate", [Fraction(1, 10**10), 1e-10, Rate(Fraction(1, 2), per=10**9)], ids=stable_id
 )
 def test_absurdly_slow_rates_are_rejected(rate: object) -> None:
     """One unit must come at least every ~31.7 years: slower is a mistake, not a limit."""
@@ -204,7 +205,7 @@ def test_the_slowest_allowed_rate_is_accepted() -> None:
 
 
 @pytest.mark.parametrize("cls", WINDOWED, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("window", BAD_DURATIONS, ids=repr)
+@pytest.mark.parametrize("window", BAD_DURATIONS, ids=stable_id)
 def test_windowed_limiters_reject_bad_windows(cls: Any, window: object) -> None:
     """window must be a positive duration: 0, negatives, NaN, inf, bools, strings all raise."""
     with pytest.raises(ConfigError) as info:
@@ -216,7 +217,7 @@ def test_windowed_limiters_reject_bad_windows(cls: Any, window: object) -> None:
 
 
 @pytest.mark.parametrize("name", MAKERS)
-@pytest.mark.parametrize("clock", ["clock", object(), FrozenClock, 5], ids=repr)
+@pytest.mark.parametrize("clock", ["clock", object(), FrozenClock, 5], ids=stable_id)
 def test_bad_clocks_are_rejected(name: str, clock: object) -> None:
     """clock must be a Clock instance (not a class, not a string)."""
     with pytest.raises(ConfigError) as info:
@@ -224,7 +225,7 @@ def test_bad_clocks_are_rejected(name: str, clock: object) -> None:
     assert_config_error(info, "clock", clock)
 
 
-@pytest.mark.parametrize("bad", [5, b"name", ["n"]], ids=repr)
+@pytest.mark.parametrize("bad", [5, b"name", ["n"]], ids=stable_id)
 def test_bad_names_are_rejected(bad: object) -> None:
     """name must be a string, for plain and keyed limiters alike."""
     with pytest.raises(ConfigError) as info:
@@ -263,7 +264,7 @@ def test_keyed_limiter_factory_must_return_a_limiter(returned: object) -> None:
     assert repr(returned) in info.value.rule
 
 
-@pytest.mark.parametrize("value", [1, 0, None, "yes"], ids=repr)
+@pytest.mark.parametrize("value", [1, 0, None, "yes"], ids=stable_id)
 def test_keyed_limiter_evict_idle_must_be_a_bool(value: object) -> None:
     """evict_idle is True or False, never a truthy stand-in."""
     with pytest.raises(ConfigError) as info:
@@ -315,7 +316,7 @@ def script(limiter: Callable[[int], Decision]) -> list[Decision]:
 
 @pytest.mark.parametrize("name", MAKERS)
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("cost", BAD_COSTS, ids=repr)
+@pytest.mark.parametrize("cost", BAD_COSTS, ids=stable_id)
 def test_bad_costs_raise_and_take_nothing(
     frozen: FrozenTime, name: str, method: str, cost: object
 ) -> None:
@@ -339,7 +340,7 @@ def test_bad_costs_raise_and_take_nothing(
 
 
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("cost", BAD_COSTS, ids=repr)
+@pytest.mark.parametrize("cost", BAD_COSTS, ids=stable_id)
 def test_bad_costs_on_a_keyed_limiter_create_no_key(
     frozen: FrozenTime, method: str, cost: object
 ) -> None:
@@ -377,7 +378,7 @@ def test_cost_equal_to_the_limit_is_allowed(frozen: FrozenTime) -> None:
 # ------------------------------------------------------------------ bad timeouts
 
 
-@pytest.mark.parametrize("timeout", BAD_TIMEOUTS, ids=repr)
+@pytest.mark.parametrize("timeout", BAD_TIMEOUTS, ids=stable_id)
 def test_bad_timeouts_raise_and_take_nothing(frozen: FrozenTime, timeout: object) -> None:
     """acquire/acquire_async with a negative, NaN, infinite or non-number timeout raise
     ConfigError (a ValueError) naming timeout; nothing is taken and time does not move."""
@@ -394,7 +395,7 @@ def test_bad_timeouts_raise_and_take_nothing(frozen: FrozenTime, timeout: object
     assert limiter.try_acquire(3)
 
 
-@pytest.mark.parametrize("timeout", BAD_TIMEOUTS, ids=repr)
+@pytest.mark.parametrize("timeout", BAD_TIMEOUTS, ids=stable_id)
 def test_bad_timeouts_on_a_keyed_limiter_create_no_key(frozen: FrozenTime, timeout: object) -> None:
     """The keyed limiter validates the timeout before touching the key."""
     limiter = KeyedLimiter(lambda: TokenBucket(3, 1, clock=FrozenClock(frozen)))
@@ -437,7 +438,7 @@ RATE_SPELLINGS = [
 ]
 
 
-@pytest.mark.parametrize("rate", RATE_SPELLINGS, ids=repr)
+@pytest.mark.parametrize("rate", RATE_SPELLINGS, ids=stable_id)
 def test_rate_spellings_are_the_same_rate(rate: object) -> None:
     """0.5 per second, Rate(1, per=2), Fraction(1, 2), ... are all exactly 1 unit per 2e9 ns."""
     assert TokenBucket(3, rate).refill_rate == Fraction(1, 2 * 10**9)

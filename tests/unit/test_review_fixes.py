@@ -11,6 +11,7 @@ import pytest
 
 from properties.harness.frozen import FrozenTime
 from resilience import CircuitBreaker, CircuitOpenError, ConfigError, Event, SystemClock
+from tests.ids import stable_id
 
 
 class Boom(Exception):
@@ -124,7 +125,7 @@ def test_circuit_open_error_pickles() -> None:
         ("recovery_timeout", 1e-10),  # positive, yet rounds to 0 ns
         ("expected_exception", lambda: True),  # a predicate that cannot take (type, exc)
     ],
-    ids=repr,
+    ids=stable_id,
 )
 def test_validation_holes_are_closed(field: str, value: object) -> None:
     """Each of these once slipped through or raised the wrong error type."""
