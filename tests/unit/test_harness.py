@@ -95,6 +95,10 @@ def test_registered_profiles_keep_their_numbers() -> None:
     for name in PROFILES:
         assert settings.get_profile(name).stateful_step_count >= 50
     assert not settings.get_profile("nightly").derandomize
+    mutation = settings.get_profile("mutation")  # mutmut: no verdict depends on mutant order
+    assert mutation.derandomize
+    assert mutation.database is None
+    assert Phase.shrink not in mutation.phases
 
 
 def test_coverage_tracker_rejects_undeclared_labels() -> None:
