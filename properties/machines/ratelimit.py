@@ -25,7 +25,7 @@ import resilience
 from properties.harness.coverage import CoverageTracker
 from properties.harness.frozen import NS_PER_US, FrozenTime
 from properties.harness.trace import TracedMachine
-from properties.models.ratelimit import LimitModel, Verdict, model_for
+from properties.models.ratelimit import LimitModel, Verdict, configuration, description, model_for
 from properties.models.ratelimit_bounds import violation
 from properties.strategies import (
     LIMITER_KEYS,
@@ -392,6 +392,27 @@ class RateLimitMachine(TracedMachine):
                 assert (looked.admitted, looked.remaining, looked.retry_after_ns) == peek, (
                     f"check({key!r}, {cost}) = {looked}, model {peek}"
                 )
+
+    @invariant()
+    def status_agrees(self) -> None:
+        """``status()`` and ``status_of(key)`` report the configuration given and each key's
+        state as the model has it (free units, tokens, window use, estimate...)."""
+        now = self.frozen.now_ns()
+        spec = self.case.spec
+        config = configuration(spec)
+        for key in ALL_KEYS:
+            status = self.driver.status(key)
+            expected = description(self.model(key), now)
+            if key == PLAIN:
+                expected |= config | {"algorithm": spec.algorithm}
+            else:
+                expected["key"] = key
+            shown = {name: status.get(name, "(missing)") for name in expected}
+            assert shown == expected, f"status of {key!r}: {shown}; the model says {expected}"
+        keyed = self.driver.keyed_status()
+        shown = {name: keyed.get(name, "(missing)") for name in config}
+        assert shown == config, f"keyed status(): {shown}; configured {config}"
+        assert keyed.get("algorithm") == spec.algorithm
 
     @invariant()
     def metrics_agree(self) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 __all__ = [
     "ALGORITHMS",
@@ -26,6 +26,8 @@ __all__ = [
     "SlidingLogModel",
     "TokenBucketModel",
     "Verdict",
+    "configuration",
+    "description",
     "model_for",
 ]
 
@@ -74,7 +76,8 @@ class TokenBucketModel:
     def __post_init__(self) -> None:
         self.tokens = Fraction(self.spec.limit)
 
-    def _tokens(self, now: int) -> Fraction:
+    def tokens_at(self, now: int) -> Fraction:
+        """The tokens there are at ``now`` (refilled since the last decision, capped)."""
         assert self.spec.rate is not None
         if self.at is None:
             return self.tokens
@@ -82,7 +85,7 @@ class TokenBucketModel:
 
     def decide(self, now: int, cost: int, commit: bool) -> Verdict:
         assert self.spec.rate is not None
-        tokens = self._tokens(now)
+        tokens = self.tokens_at(now)
         if tokens >= cost:
             verdict = Verdict(True, math.floor(tokens - cost), 0)
             tokens -= cost
@@ -94,7 +97,7 @@ class TokenBucketModel:
 
     def instants(self, now: int) -> list[int]:
         assert self.spec.rate is not None
-        tokens = self._tokens(now)
+        tokens = self.tokens_at(now)
         if tokens == self.spec.limit:
             return []
         next_whole = math.floor(tokens) + 1
@@ -213,3 +216,45 @@ def model_for(spec: LimitSpec) -> LimitModel:
         "sliding_log": SlidingLogModel,
         "sliding_counter": SlidingCounterModel,
     }[spec.algorithm](spec)
+
+
+def configuration(spec: LimitSpec) -> dict[str, Any]:
+    """What ``status()`` reports as the limiter's configuration."""
+    if spec.algorithm == "token_bucket":
+        assert spec.rate is not None
+        return {"capacity": spec.limit, "refill_rate_per_s": float(spec.rate * 10**9)}
+    if spec.algorithm == "gcra":
+        assert spec.rate is not None
+        return {"rate_per_s": float(spec.rate * 10**9), "burst": spec.limit}
+    assert spec.window_ns is not None
+    return {"limit": spec.limit, "window_s": spec.window_ns / 10**9}
+
+
+def description(model: LimitModel, now: int) -> dict[str, Any]:
+    """What ``status()`` / ``status_of(key)`` report of a key's state at ``now``: the units free
+    now (what a unit request would leave, plus itself if admitted) and the algorithm's own
+    fields. Floats are the correctly rounded values of the exact fractions."""
+    spec = model.spec
+    unit = model.decide(now, 1, False)
+    found: dict[str, Any] = {"remaining": unit.remaining + (1 if unit.admitted else 0)}
+    if isinstance(model, TokenBucketModel):
+        assert spec.rate is not None
+        tokens = model.tokens_at(now)
+        if spec.algorithm == "token_bucket":
+            found["tokens"] = float(tokens)
+        else:
+            found["full_in_ns"] = ceil_int((spec.limit - tokens) / spec.rate)
+    elif isinstance(model, FixedWindowModel):
+        assert spec.window_ns is not None
+        window = now // spec.window_ns
+        found["used"] = model.used.get(window, 0)
+        found["window_resets_in_ns"] = (window + 1) * spec.window_ns - now
+    elif isinstance(model, SlidingLogModel):
+        found["used"] = model.load(now)
+    elif isinstance(model, SlidingCounterModel):
+        assert spec.window_ns is not None
+        window = now // spec.window_ns
+        found["previous"] = model.used.get(window - 1, 0)
+        found["current"] = model.used.get(window, 0)
+        found["estimate"] = float(model.estimate(now))
+    return found

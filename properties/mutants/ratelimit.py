@@ -329,6 +329,22 @@ class GcraRetryAfterWholeCost(GCRA):
         return reject(decision[1], -(-(cost * self._p) // self._n))
 
 
+class StatusRatePerNanosecond(GCRA):
+    """``status()`` reports the rate per nanosecond under the name ``rate_per_s`` (a unit slip a
+    dashboard shows as a limiter that admits nothing)."""
+
+    def _config(self) -> dict[str, Any]:
+        return {"rate_per_s": float(self.rate), "burst": self.burst}
+
+
+class StatusTokensTruncated(_TokenBucket):
+    """``status()`` shows whole tokens only (``//`` for ``/``): a bucket refilling towards its
+    next token looks stuck."""
+
+    def _describe(self, state: Any, now_ns: int) -> dict[str, Any]:
+        return {"tokens": self._level(state, now_ns) // self._p}
+
+
 # --------------------------------------------------------------------- more windows
 
 
@@ -466,6 +482,8 @@ RATELIMIT_MUTANTS: dict[str, tuple[str, type[Any]]] = {
         ("token_bucket", RemainingRoundedUp),
         ("gcra", GcraIdleBanksCredit),
         ("gcra", GcraRetryAfterWholeCost),
+        ("gcra", StatusRatePerNanosecond),
+        ("token_bucket", StatusTokensTruncated),
         ("fixed_window", FixedWindowLimitExclusive),
         ("sliding_counter", CounterStaleAfterGap),
         ("gcra", SharedStateAcrossKeys),

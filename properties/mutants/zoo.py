@@ -98,6 +98,8 @@ _CLASS_OF: dict[str, str] = {
     "RemainingRoundedUp": "arithmetic",
     "GcraIdleBanksCredit": "missing-cap",
     "GcraRetryAfterWholeCost": "arithmetic",
+    "StatusRatePerNanosecond": "arithmetic",
+    "StatusTokensTruncated": "arithmetic",
     "DeadlineResetEachLoop": "wrong-clock",
     "DeadlineOnlyFirstLoop": "deadline-ignored",
     "RejectionsCountInFixedWindow": "wrong-accounting",

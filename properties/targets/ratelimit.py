@@ -119,6 +119,15 @@ class LimiterDriver:
     def check(self, key: object, cost: int) -> Outcome:
         return _outcome(self._call(key, "check", cost))
 
+    def status(self, key: object) -> dict[str, Any]:
+        """``status()`` of the plain limiter, or the keyed limiter's ``status_of(key)``."""
+        if key == PLAIN:
+            return dict(self.plain.status())
+        return dict(self.keyed.status_of(key))
+
+    def keyed_status(self) -> dict[str, Any]:
+        return dict(self.keyed.status())
+
     def acquire(self, key: object, cost: int, timeout: object) -> Outcome:
         return self._blocking(lambda: self._call(key, "acquire", cost, timeout))
 
