@@ -897,3 +897,27 @@ def test_rate_limited_from_a_plain_limiter_has_no_key(clock: FrozenClock) -> Non
     )
     assert str(error) == 'rate limit "db" exceeded (cost 2): retry after 0.5 s'
     assert pickle.loads(pickle.dumps(error)).retry_after_ns == 500_000_000
+
+
+# ------------------------------------------------------------------ limits above the cache
+
+
+LARGE_LIMITERS: dict[str, Callable[[FrozenClock], RateLimiter[Any]]] = {
+    "token_bucket": lambda clock: TokenBucket(1025, 1, clock=clock),
+    "gcra": lambda clock: GCRA(1, 1025, clock=clock),
+    "fixed_window": lambda clock: FixedWindow(1025, 60, clock=clock),
+    "sliding_log": lambda clock: SlidingWindowLog(1025, 60, clock=clock),
+    "sliding_counter": lambda clock: SlidingWindowCounter(1025, 60, clock=clock),
+}
+
+
+@pytest.mark.parametrize("algorithm", sorted(LARGE_LIMITERS))
+def test_remaining_is_exact_above_the_decision_cache(algorithm: str, clock: FrozenClock) -> None:
+    """Admissions leaving 1,024 units or more (past the cached decisions, ``CACHED``) report
+    them exactly, on each side of the cache's edge; ``check`` agrees and takes nothing."""
+    limiter = LARGE_LIMITERS[algorithm](clock)
+    assert limiter.check(1) == admitted(1024)
+    assert limiter.try_acquire(1) == admitted(1024)
+    assert limiter.try_acquire(1) == admitted(1023)
+    assert limiter.check(1023) == admitted(0)
+    assert limiter.try_acquire(1024) == rejected(1023, limiter.check(1024).retry_after_ns)

@@ -23,14 +23,31 @@ def test_get_or_create_refuses_a_different_config() -> None:
     """Asking for a known name with another config is an error naming what differs."""
     registry = BreakerRegistry()
     registry.get_or_create("payments", failure_threshold=3)
-    with pytest.raises(ConfigError, match="failure_threshold"):
+    with pytest.raises(ConfigError) as refused:
         registry.get_or_create("payments", failure_threshold=4)
+    assert (refused.value.field, refused.value.value) == ("name", "payments")
+    assert refused.value.rule == "already registered with a different failure_threshold"
 
 
 def test_unnamed_breakers_cannot_be_registered() -> None:
     """A registry key must be a name."""
-    with pytest.raises(ConfigError, match="name"):
-        BreakerRegistry().register(CircuitBreaker())
+    unnamed = CircuitBreaker()
+    with pytest.raises(ConfigError) as refused:
+        BreakerRegistry().register(unnamed)
+    assert (refused.value.field, refused.value.value) == ("name", unnamed.name)
+    assert refused.value.rule == "a registered breaker needs a non-empty name"
+
+
+def test_a_second_breaker_of_the_same_name_is_refused() -> None:
+    """No silent overwrite: the first breaker stays registered, the second is refused by name."""
+    registry = BreakerRegistry()
+    first = registry.register(CircuitBreaker(name="payments"))
+    assert registry.register(first) is first  # the same breaker again is fine
+    with pytest.raises(ConfigError) as refused:
+        registry.register(CircuitBreaker(name="payments"))
+    assert (refused.value.field, refused.value.value) == ("name", "payments")
+    assert refused.value.rule == "another breaker is already registered under it"
+    assert registry.get("payments") is first
 
 
 def test_not_closed_lists_open_and_half_open() -> None:
