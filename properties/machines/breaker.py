@@ -292,8 +292,11 @@ class BreakerMachine(TracedMachine):
         assert status["probes_in_flight"] == model.probes
         assert status["probe_successes"] == (model.probe_successes if half_open else 0)
         assert status["forced_open"] == model.forced
+        assert status["policy"] == ("consecutive" if model.spec.rate is None else "failure_rate")
         if model.spec.rate is not None:
             assert status["window"] == tuple(model.window)
+        else:
+            assert "window" not in status
 
     @invariant()
     def metrics_agree(self) -> None:

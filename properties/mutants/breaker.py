@@ -125,6 +125,16 @@ class QuietSuccessGoesStale(CircuitBreaker):
 
 
 #: name -> (class, what it stands for)
+class StatusPolicyMislabelled(CircuitBreaker):
+    """``status()`` calls every policy "consecutive" (a label hard-coded when the failure-rate
+    policy was added): an operator reads the wrong rule for why the circuit opened."""
+
+    def status(self) -> dict[str, Any]:
+        status = super().status()
+        status["policy"] = "consecutive"
+        return status
+
+
 BREAKER_MUTANTS: dict[str, type[CircuitBreaker]] = {
     cls.__name__: cls
     for cls in (
@@ -138,5 +148,6 @@ BREAKER_MUTANTS: dict[str, type[CircuitBreaker]] = {
         IgnoredProbeKeepsSlot,
         ResetKeepsFailures,
         QuietSuccessGoesStale,
+        StatusPolicyMislabelled,
     )
 }

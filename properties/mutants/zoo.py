@@ -66,6 +66,7 @@ _CLASS_OF: dict[str, str] = {
     "IgnoredProbeKeepsSlot": "leak-on-error",
     "ResetKeepsFailures": "stale-state",
     "QuietSuccessGoesStale": "lost-update",
+    "StatusPolicyMislabelled": "wrong-accounting",
     # bulkhead
     "AdmitsOneTooMany": "boundary",
     "CountedOnlyWhenListened": "wrong-accounting",

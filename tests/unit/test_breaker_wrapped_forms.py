@@ -1,0 +1,91 @@
+"""What mutation testing found unchecked in the breaker's wrapped forms: generators and async
+generators receive their arguments (and so do their fallbacks), an async generator's fallback
+answers an open circuit, and `with breaker:` exits pair with the right entries when blocks of
+several breakers end out of order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from resilience import CircuitBreaker, CircuitOpenError
+
+
+def test_a_decorated_generator_receives_its_arguments() -> None:
+    breaker = CircuitBreaker(name="gen")
+
+    @breaker
+    def pairs(first: int, *, second: int) -> Iterator[int]:
+        yield first
+        yield second
+
+    assert list(pairs(1, second=2)) == [1, 2]
+    assert breaker.metrics()["calls_succeeded"] == 1
+
+
+def test_a_decorated_async_generator_receives_its_arguments() -> None:
+    breaker = CircuitBreaker(name="agen")
+
+    @breaker
+    async def pairs(first: int, *, second: int) -> AsyncIterator[int]:
+        yield first
+        yield second
+
+    async def collect() -> list[int]:
+        return [item async for item in pairs(1, second=2)]
+
+    assert asyncio.run(collect()) == [1, 2]
+    assert breaker.metrics()["calls_succeeded"] == 1
+
+
+def test_generator_fallbacks_answer_an_open_circuit_with_the_call_arguments() -> None:
+    def fallback(first: int, *, second: int) -> Iterator[int]:
+        yield -first
+        yield -second
+
+    async def afallback(first: int, *, second: int) -> AsyncIterator[int]:
+        yield -first
+        yield -second
+
+    sync_breaker = CircuitBreaker(name="gen-fb", fallback_function=fallback)
+    async_breaker = CircuitBreaker(name="agen-fb", fallback_function=afallback)
+
+    @sync_breaker
+    def pairs(first: int, *, second: int) -> Iterator[int]:
+        yield first
+        yield second
+
+    @async_breaker
+    async def apairs(first: int, *, second: int) -> AsyncIterator[int]:
+        yield first
+        yield second
+
+    async def collect() -> list[int]:
+        return [item async for item in apairs(1, second=2)]
+
+    sync_breaker.force_open()
+    async_breaker.force_open()
+    assert list(pairs(1, second=2)) == [-1, -2]
+    assert asyncio.run(collect()) == [-1, -2]
+    async_breaker.reset()
+    assert asyncio.run(collect()) == [1, 2]  # closed again: the generator itself answers
+
+
+def test_with_blocks_of_several_breakers_may_end_out_of_order() -> None:
+    """Each exit pairs with the latest unfinished entry of *its* breaker, wherever it sits."""
+    a, b, c = (CircuitBreaker(name=name, failure_threshold=1) for name in "abc")
+    a.__enter__()
+    b.__enter__()
+    c.__enter__()
+    b.__exit__(None, None, None)
+    c.__exit__(ValueError, ValueError("c failed"), None)
+    a.__exit__(None, None, None)
+    assert [x.metrics()["calls_succeeded"] for x in (a, b, c)] == [1, 1, 0]
+    assert c.metrics()["calls_failed"] == 1
+    for breaker in (a, b, c):  # nothing is left held: one more exit is refused
+        with pytest.raises(RuntimeError, match="without a matching __enter__"):
+            breaker.__exit__(None, None, None)
+    with pytest.raises(CircuitOpenError):  # c opened on its failure
+        c.__enter__()
