@@ -134,6 +134,26 @@ RANGES = [
 ]
 
 
+def _reports_what_was_written(reported: object, raw: object, field: str) -> bool:
+    """Whether the error's value is the one at ``field`` in ``raw`` (a list may be shown as the
+    tuple it stands for; NaN is NaN), or, for a bad key, the key itself. Where ``raw`` has no
+    value at ``field`` (a missing key), there is nothing more to compare."""
+    parent, value = None, raw
+    for part in field.split("."):
+        if not isinstance(value, dict):
+            return True
+        if part not in value:
+            return reported in value if reported is not None else True
+        parent, value = value, value[part]
+    if isinstance(value, list):
+        value = tuple(value)
+        reported = tuple(reported) if isinstance(reported, list) else reported
+    if isinstance(value, float) and math.isnan(value):
+        return isinstance(reported, float) and math.isnan(reported)
+    keys = [*(parent or {}), *(value if isinstance(value, dict) else {})]
+    return bool(reported == value or reported in keys)
+
+
 @pytest.mark.parametrize(("raw", "field"), SHAPE + TYPES + NAMES + RANGES, ids=stable_id)
 def test_every_error_names_the_full_path(raw: object, field: str) -> None:
     """A bad shape, type, name or value is a ConfigError (a ValueError) at its full path."""
@@ -142,6 +162,9 @@ def test_every_error_names_the_full_path(raw: object, field: str) -> None:
     assert info.value.field == field, info.value
     assert isinstance(info.value, ValueError)
     assert str(info.value).startswith(f"{field}=")
+    assert isinstance(info.value.rule, str)
+    assert info.value.rule.strip(), "the rule says what is wrong"
+    assert _reports_what_was_written(info.value.value, raw, field), info.value
 
 
 def test_the_error_shows_the_value_as_written() -> None:
