@@ -1,0 +1,83 @@
+"""Orchestrator details mutation testing found unchecked: ``aexecute`` passes keyword arguments;
+``from_file`` honours ``clock`` and ``log_events``; events are logged only when asked; a listener
+that unsubscribed hears nothing more, an added operation included."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from properties.harness.frozen import FrozenClock, FrozenTime
+from resilience import Event, Resilience
+
+CONFIG = {"operations": {"search": {"retry": {"max_attempts": 2}}}}
+
+
+def _pair(first: int, *, second: int) -> tuple[int, int]:
+    return (first, second)
+
+
+async def _apair(first: int, *, second: int) -> tuple[int, int]:
+    return (first, second)
+
+
+def test_execute_and_aexecute_pass_positional_and_keyword_arguments() -> None:
+    resilience = Resilience(CONFIG)
+    assert resilience.execute("search", _pair, 1, second=2) == (1, 2)
+    assert asyncio.run(resilience.aexecute("search", _apair, 1, second=2)) == (1, 2)
+
+
+def _failing() -> Any:
+    raise ConnectionError("down")
+
+
+def test_from_file_uses_the_clock_and_the_logger_given(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "resilience.json"
+    path.write_text(json.dumps(CONFIG))
+    logger = logging.getLogger("test.orchestrator.details")
+    with FrozenTime() as frozen, caplog.at_level(logging.DEBUG, logger=logger.name):
+        clock = FrozenClock(frozen)
+        resilience = Resilience.from_file(path, clock=clock, log_events=logger)
+        events: list[Event] = []
+        resilience.subscribe(events.append)
+        frozen.advance_us(1_500)
+        start = clock.monotonic_ns()
+        with pytest.raises(ConnectionError):
+            resilience.execute("search", _failing)
+        end = clock.monotonic_ns()
+    assert events
+    assert events[0].at_ns == start  # the frozen clock given, not the system's
+    assert all(start <= event.at_ns <= end for event in events)
+    assert any(record.name == logger.name for record in caplog.records)
+
+
+def test_events_are_not_logged_unless_asked(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        resilience = Resilience(CONFIG)
+        with pytest.raises(ConnectionError):
+            resilience.execute("search", _failing)
+    assert not [r for r in caplog.records if r.name.startswith("resilience.events")]
+
+
+def test_an_unsubscribed_listener_hears_nothing_more() -> None:
+    resilience = Resilience(CONFIG)
+    events: list[Event] = []
+    unsubscribe = resilience.subscribe(events.append)
+    with pytest.raises(ConnectionError):
+        resilience.execute("search", _failing)
+    heard = len(events)
+    assert heard > 0
+    unsubscribe()
+    resilience.add("lookup", {"retry": {"max_attempts": 2}})
+    for name in ("search", "lookup"):
+        with pytest.raises(ConnectionError):
+            resilience.execute(name, _failing)
+    assert len(events) == heard
+    unsubscribe()  # a second call is harmless
