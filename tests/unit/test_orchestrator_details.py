@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from properties.harness.frozen import FrozenClock, FrozenTime
-from resilience import Event, Resilience
+from resilience import Bulkhead, Event, Resilience
 
 CONFIG = {"operations": {"search": {"retry": {"max_attempts": 2}}}}
 
@@ -81,3 +81,24 @@ def test_an_unsubscribed_listener_hears_nothing_more() -> None:
             resilience.execute(name, _failing)
     assert len(events) == heard
     unsubscribe()  # a second call is harmless
+
+
+def _bulkhead_of(resilience: Resilience, name: str) -> Bulkhead:
+    pipeline = resilience.pipeline(name)
+    (bulkhead,) = [layer.component for layer in pipeline.layers if layer.name == "bulkhead"]
+    assert isinstance(bulkhead, Bulkhead)
+    return bulkhead
+
+
+def test_a_configured_bulkhead_never_waits_unless_told() -> None:
+    """``max_wait`` left out means 0 (refuse at once), as for ``Bulkhead`` itself."""
+    resilience = Resilience(
+        {
+            "operations": {
+                "quick": {"bulkhead": {"max_concurrent": 2}},
+                "patient": {"bulkhead": {"max_concurrent": 2, "max_wait": 0.25}},
+            }
+        }
+    )
+    assert _bulkhead_of(resilience, "quick").config.max_wait_ns == 0
+    assert _bulkhead_of(resilience, "patient").config.max_wait_ns == 250_000_000
