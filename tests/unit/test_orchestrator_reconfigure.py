@@ -229,3 +229,27 @@ def test_a_listener_may_reconfigure_while_a_pool_closes() -> None:
     worker.join(timeout=5)
     assert not worker.is_alive()
     assert parts(r, "s")["retry"].config.max_attempts == 2
+
+
+def test_a_replaced_pool_waits_for_every_call_in_flight() -> None:
+    """Two calls of one generation in flight (one inside the other): the replaced pool stays
+    open until the second of them ends, not the first (every call is counted in flight)."""
+    r = Resilience(
+        {"operations": {"db": {"pool": {"size": 2}}}},
+        factories={"db": itertools.count().__next__},
+    )
+    old = parts(r, "db")["pool"]
+    seen: dict[str, bool] = {}
+
+    def inner(conn: int) -> int:
+        r.reconfigure("db", {"pool": {"size": 3}})
+        return conn
+
+    def outer(conn: int) -> int:
+        r.execute("db", inner)
+        seen["open after the inner call"] = not old.status()["closed"]
+        return conn
+
+    assert r.execute("db", outer) == 0
+    assert seen == {"open after the inner call": True}
+    assert old.status()["closed"]
