@@ -11,7 +11,7 @@ import pytest
 from properties.mutants.matrix import guard_settings, kill
 from properties.mutants.zoo import BUG_CLASSES, REQUIRED, zoo
 
-pytestmark = pytest.mark.teeth
+pytestmark = [pytest.mark.zoo, pytest.mark.teeth]
 
 ZOO = zoo()
 
@@ -35,3 +35,6 @@ def test_every_planted_bug_is_killed(name: str) -> None:
     assert trial.killed, (
         f"{name} ({mutant.slip}) survived {trial.tests} test cases of {mutant.killer}"
     )
+    assert trial.tests >= 1
+    assert trial.killed_by is not None
+    assert "properties/" in trial.killed_by or " raised " in trial.killed_by, trial.killed_by

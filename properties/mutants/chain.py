@@ -7,10 +7,12 @@ from typing import Any, ClassVar
 
 from properties.mutants.retry import CircuitOpenRetried, RateLimitedPastDeadline
 from properties.targets.chain import ChainTarget
-from resilience import Pipeline
+from resilience import BulkheadFull, CircuitOpenError, Pipeline, PoolTimeout, RateLimited
 from resilience.chain.layers import AsyncStep, PoolLayer, Step, invoke, invoke_async
 
 __all__ = ["CHAIN_MUTANTS", "VARIANT_CLASSES"]
+
+_REFUSAL_TYPES = (RateLimited, BulkheadFull, CircuitOpenError, PoolTimeout)
 
 
 class _FallbackInside(Pipeline):
@@ -86,9 +88,9 @@ class _LeakOnRaise(Pipeline):
 
 
 class _BulkheadInsideRetry(Pipeline):
-    """The default order puts the bulkhead inside the retry: each attempt takes a permit and
-    gives it back during the back-off, so a retrying call loses its place to newcomers (and is
-    refused mid-call when they fill it)."""
+    """The default order puts the bulkhead inside the retry: each attempt takes a permit of its
+    own (the bulkhead counts attempts, not calls) and gives it back during every back-off, so
+    a full bulkhead refuses a call half-way through its retries."""
 
     default_order = ("rate_limit", "retry", "bulkhead", "breaker", "pool")
 
@@ -120,6 +122,51 @@ class _FallbackCountedAsSuccess(Pipeline):
         self._listeners.deliver()
 
 
+class _FallbackSkipsRefusals(Pipeline):
+    """The fallback answers only for the operation's own failures: a refusal by a layer (rate
+    limited, bulkhead full, circuit open, pool timeout) reaches the caller instead (a fallback
+    wired around the operation, not around the chain)."""
+
+    def _fall_back(self, error: Exception) -> Any:
+        if isinstance(error, _REFUSAL_TYPES):
+            self._count_failure(error)
+            raise error
+        return super()._fall_back(error)
+
+
+class _LeaseKeptForNextCall(PoolLayer):
+    def wrap(self, inner: Step) -> Step:
+        pool = self.sync
+        assert pool is not None
+        kept: list[Any] = []
+
+        def step(fn: Any, args: Any, kwargs: Any) -> Any:
+            if not kept:
+                kept.append(pool.checkout())  # kept for the next call, never checked in
+            return inner(fn, (kept[0], *args), kwargs)
+
+        return step
+
+    def wrap_async(self, inner: AsyncStep) -> AsyncStep:
+        pool = self.asynchronous
+        kept: list[Any] = []
+
+        async def step(fn: Any, args: Any, kwargs: Any) -> Any:
+            if not kept:
+                kept.append(await pool.checkout())
+            return await inner(fn, (kept[0], *args), kwargs)
+
+        return step
+
+
+class _LeaseCachedAcrossCalls(Pipeline):
+    """The pool layer keeps the first resource it leased and hands it to every later call (a
+    connection cached in the client): the pool shows it in use for ever, and a resource the
+    pool would expire or replace is used on."""
+
+    layer_types: ClassVar[dict[str, Any]] = {**Pipeline.layer_types, "pool": _LeaseKeptForNextCall}
+
+
 _VARIANTS: dict[str, dict[str, Any]] = {
     "RetryWrapsOpenBreaker": {"retry_class": CircuitOpenRetried},
     "FallbackSwallowsInside": {"pipeline_class": _FallbackInside},
@@ -131,6 +178,8 @@ _VARIANTS: dict[str, dict[str, Any]] = {
     "PoolOutsideRetry": {"pipeline_class": _PoolOutsideRetry},
     "BulkheadBeforeRateLimit": {"pipeline_class": _BulkheadBeforeRateLimit},
     "FallbackCountedAsSuccess": {"pipeline_class": _FallbackCountedAsSuccess},
+    "FallbackSkipsRefusals": {"pipeline_class": _FallbackSkipsRefusals},
+    "LeaseCachedAcrossCalls": {"pipeline_class": _LeaseCachedAcrossCalls},
 }
 CHAIN_MUTANTS = {name: ChainTarget(name, **parts) for name, parts in _VARIANTS.items()}
 

@@ -24,12 +24,18 @@ from typing import Any
 from hypothesis import Phase, settings
 from hypothesis.database import InMemoryExampleDatabase
 
-from properties.mutants.zoo import COMPONENTS, Mutant, zoo
+from properties.mutants.zoo import COMPONENTS, CaseCounter, Mutant, zoo
 
 __all__ = ["Trial", "components", "guard_settings", "kill", "mutant_result", "trial_settings"]
 
 _ROOT = Path(__file__).resolve().parents[2]
-_TARGET_CODE = ("/resilience/", "/properties/mutants/")
+# A crash counts as a kill only inside the library or a planted variant's own module (never in
+# the zoo or this matrix: a broken harness must not pass for a caught bug).
+VARIANT_MODULES = ("breaker", "bulkhead", "chain", "pool", "ratelimit", "retry")
+_TARGET_CODE = (
+    "/resilience/",
+    *(f"/properties/mutants/{name}.py" for name in VARIANT_MODULES),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,21 +102,19 @@ def _is_kill(error: BaseException) -> bool:
 
 def kill(mutant: Mutant, options: settings, seed: int | None = None) -> Trial:
     """One run of the mutant's check under ``options``."""
-    count = [0]
-
-    def counted() -> None:
-        count[0] += 1
-
+    counter = CaseCounter()
     started = time.monotonic()
     try:
-        mutant.run(options, counted, seed)
-    except Exception as error:
+        mutant.run(options, counter, seed)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # a CancelledError escaping a variant is a crash too
         seconds = time.monotonic() - started
-        if _is_kill(error):
-            return Trial(True, count[0], _site(error), None, seconds)
+        if _is_kill(error) and counter.first_failure is not None:
+            return Trial(True, counter.to_failure, _site(error), None, seconds)
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-        return Trial(False, count[0], None, f"{_site(error)}: {detail}", seconds)
-    return Trial(False, count[0], None, None, time.monotonic() - started)
+        return Trial(False, counter.runs, None, f"{_site(error)}: {detail}", seconds)
+    return Trial(False, counter.runs, None, None, time.monotonic() - started)
 
 
 def _seed(name: str, trial: int) -> int:
@@ -134,10 +138,13 @@ def mutant_result(mutant: Mutant, trials: int, max_examples: int) -> dict[str, A
         "killed": len(kills) == trials,
         "kills": len(kills),
         "trials": trials,
-        "killed_by": sites.most_common(1)[0][0] if sites else None,
+        "killed_by": sites.most_common(1)[0][0] if sites else None,  # the most frequent
+        # Over every trial, or None: a median over the kills alone would flatter a survivor.
         "tests_to_failure": {
-            "median": statistics.median(run.tests for run in kills) if kills else None,
-            "max": max(run.tests for run in kills) if kills else None,
+            "median": statistics.median(run.tests for run in runs)
+            if len(kills) == trials
+            else None,
+            "max": max(run.tests for run in runs) if len(kills) == trials else None,
         },
         "errors": [run.error for run in runs if run.error],
         "seconds": round(sum(run.seconds for run in runs), 2),
@@ -153,8 +160,8 @@ def components(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     found = {}
     for component in sorted(by, key=lambda c: COMPONENTS.index(c) if c in COMPONENTS else 99):
         members = by[component]
-        medians = [r["tests_to_failure"]["median"] for r in members if r["kills"]]
-        worst = [r["tests_to_failure"]["max"] for r in members if r["kills"]]
+        medians = [r["tests_to_failure"]["median"] for r in members if r["killed"]]
+        worst = [r["tests_to_failure"]["max"] for r in members if r["killed"]]
         killed = sum(1 for r in members if r["killed"])
         found[component] = {
             "mutants": len(members),
@@ -175,14 +182,19 @@ def select(names: Iterable[str], wanted_components: Iterable[str]) -> list[Mutan
     unknown = [name for name in names if name not in by_name]
     if unknown:
         raise LookupError(f"no planted bug named {', '.join(unknown)} (see `mutants --list`)")
-    chosen = [by_name[name] for name in names]
+    chosen = [by_name[name] for name in dict.fromkeys(names)]
     chosen += [m for m in everything if m.component in wanted and m not in chosen]
     return chosen if names or wanted else everything
 
 
 def row_line(row: dict[str, Any]) -> str:
     ttf = row["tests_to_failure"]
-    verdict = "killed  " if row["killed"] else f"SURVIVED ({row['kills']}/{row['trials']})"
+    if row["killed"]:
+        verdict = "killed  "
+    elif row["errors"]:
+        verdict = f"ERROR ({len(row['errors'])}/{row['trials']})"
+    else:
+        verdict = f"SURVIVED ({row['kills']}/{row['trials']})"
     tests = "-" if ttf["median"] is None else f"{ttf['median']:g}/{ttf['max']}"
     return (
         f"{verdict:<16} {row['component']:<17} {row['name']:<34} tests {tests:<9} "

@@ -1,9 +1,11 @@
 """The score of a ``mutmut run``, per file of ``resilience/``, read from the ``mutants/`` directory
 mutmut leaves behind (its ``*.meta`` files): ``python -m properties.mutants.mutmut_summary``.
 
-Statuses as mutmut 3 names them: killed, survived, no tests, timeout, not checked (the run was
-stopped before it got there), and a few rare ones. The score is killed / (killed + survived +
-timeout): a mutant no test reaches, or one not yet checked, says nothing either way."""
+Statuses as mutmut 3 names them (its own table when it is installed): killed, survived, no
+tests, timeout, not checked (the run stopped before it got there), and rarer ones (counted under
+"other"). The score is (killed + timeout) / (killed + survived + timeout): a mutant that makes
+the tests run past mutmut's time limit is caught, as mutmut counts it; one no test reaches, or
+one not yet checked, says nothing either way."""
 
 from __future__ import annotations
 
@@ -12,11 +14,19 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["STATUS", "score", "summary"]
+__all__ = ["STATUS", "markdown", "score", "summary"]
 
-STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
-          36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout",
-          None: "not checked"}  # fmt: skip
+STATUS: dict[int | None, str] = {1: "killed", 3: "killed", 0: "survived", 5: "no tests",
+    33: "no tests", 34: "skipped", 36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout",
+    255: "timeout", None: "not checked"}  # fmt: skip
+try:  # mutmut's own table, when it is installed (the `mutation` extra)
+    from mutmut.stats import status_by_exit_code
+
+    STATUS = dict(status_by_exit_code)
+except ImportError:  # pragma: no cover - the table above is a copy of mutmut 3.8's
+    pass
+
+SHOWN = ("killed", "survived", "timeout", "no tests", "not checked")
 
 
 def summary(root: Path = Path("mutants")) -> dict[str, Counter[str]]:
@@ -26,7 +36,7 @@ def summary(root: Path = Path("mutants")) -> dict[str, Counter[str]]:
         codes = json.loads(meta.read_text(encoding="utf-8")).get("exit_code_by_key", {})
         if codes:
             name = meta.relative_to(root).as_posix().removesuffix(".meta")
-            found[name] = Counter(STATUS.get(code, "suspicious") for code in codes.values())
+            found[name] = Counter(STATUS.get(code, "other") for code in codes.values())
     return found
 
 
@@ -35,23 +45,23 @@ def score(counts: Counter[str]) -> float | None:
     return None if not decided else (counts["killed"] + counts["timeout"]) / decided
 
 
+def _row(name: str, counts: Counter[str]) -> str:
+    other = sum(n for status, n in counts.items() if status not in SHOWN)
+    value = score(counts)
+    cells = [*(str(counts[status]) for status in SHOWN), str(other)]
+    return f"| {name} | {' | '.join(cells)} | {'-' if value is None else f'{value:.1%}'} |"
+
+
 def markdown(found: dict[str, Counter[str]]) -> str:
-    statuses = ("killed", "survived", "timeout", "no tests", "not checked")
     lines = [
-        "| file | " + " | ".join(statuses) + " | score |",
-        "|---|" + "---:|" * (len(statuses) + 1),
+        "| file | " + " | ".join(SHOWN) + " | other | score |",
+        "|---|" + "---:|" * (len(SHOWN) + 2),
     ]
     total: Counter[str] = Counter()
     for name, counts in found.items():
         total.update(counts)
-        value = score(counts)
-        shown = "-" if value is None else f"{value:.1%}"
-        lines.append(
-            f"| {name} | " + " | ".join(str(counts[s]) for s in statuses) + f" | {shown} |"
-        )
-    value = score(total)
-    shown = "-" if value is None else f"{value:.1%}"
-    lines.append("| **all** | " + " | ".join(str(total[s]) for s in statuses) + f" | {shown} |")
+        lines.append(_row(name, counts))
+    lines.append(_row("**all**", total))
     return "\n".join(lines) + "\n"
 
 

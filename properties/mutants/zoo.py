@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis.stateful import get_state_machine_test
 
-__all__ = ["BUG_CLASSES", "COMPONENTS", "REQUIRED", "Mutant", "zoo"]
+__all__ = ["BUG_CLASSES", "COMPONENTS", "REQUIRED", "CaseCounter", "Mutant", "zoo"]
 
 #: The component families, in report order, and the ones the zoo must hold at least ten of.
 COMPONENTS = (
@@ -144,11 +144,40 @@ _CLASS_OF: dict[str, str] = {
     "PoolOutsideRetry": "wrong-order",
     "BulkheadBeforeRateLimit": "wrong-order",
     "FallbackCountedAsSuccess": "wrong-accounting",
+    "FallbackSkipsRefusals": "wrong-order",
+    "LeaseCachedAcrossCalls": "stale-state",
 }
 
-#: A run of the check that must fail: called with the settings to run under, a counter called
-#: once per generated test case, and a seed (None: as the settings say).
-Runner = Callable[[settings, Callable[[], None], int | None], None]
+
+class CaseCounter:
+    """Counts the test cases a check runs, and notes how many had run when the first one failed
+    (Hypothesis runs a failing case again to report it: that rerun is not a new test case)."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.first_failure: int | None = None
+
+    def wrap(self, inner: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.runs += 1
+            try:
+                return inner(*args, **kwargs)
+            except BaseException:
+                if self.first_failure is None:
+                    self.first_failure = self.runs
+                raise
+
+        return counted
+
+    @property
+    def to_failure(self) -> int:
+        """Test cases up to and including the first failing one (all of them, if none failed)."""
+        return self.runs if self.first_failure is None else self.first_failure
+
+
+#: A run of the check that must fail: called with the settings to run under, the counter of its
+#: test cases, and a seed (None: as the settings say).
+Runner = Callable[[settings, CaseCounter, int | None], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,11 +206,11 @@ def _slip(cls: type, variant: str) -> str:
 
 
 def _machine(machine: str, target: str) -> Runner:
-    def run(options: settings, count: Callable[[], None], seed: int | None) -> None:
+    def run(options: settings, counter: CaseCounter, seed: int | None) -> None:
         from properties import catalog
 
         test = get_state_machine_test(catalog.machine_class(machine, target), settings=options)
-        _count_cases(test, count)
+        _count_cases(test, counter)
         test._hypothesis_internal_use_seed = seed  # what @seed sets
         test()
 
@@ -189,25 +218,19 @@ def _machine(machine: str, target: str) -> Runner:
 
 
 def _property(build: Callable[[], Callable[..., None]]) -> Runner:
-    def run(options: settings, count: Callable[[], None], seed: int | None) -> None:
+    def run(options: settings, counter: CaseCounter, seed: int | None) -> None:
         test = options(build())
-        _count_cases(test, count)
+        _count_cases(test, counter)
         test._hypothesis_internal_use_seed = seed  # what @seed sets
         test()
 
     return run
 
 
-def _count_cases(test: Any, count: Callable[[], None]) -> None:
+def _count_cases(test: Any, counter: CaseCounter) -> None:
     """Count the test cases ``test`` (a ``@given`` test) runs: Hypothesis lets plugins replace
     ``test.hypothesis.inner_test``."""
-    inner = test.hypothesis.inner_test
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        count()
-        return inner(*args, **kwargs)
-
-    test.hypothesis.inner_test = counted
+    test.hypothesis.inner_test = counter.wrap(test.hypothesis.inner_test)
 
 
 def _retry_property(variant: type) -> Callable[[], Callable[..., None]]:
