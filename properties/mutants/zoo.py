@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hypothesis import given, settings
+from hypothesis.errors import UnsatisfiedAssumption
 from hypothesis.stateful import get_state_machine_test
 
 __all__ = ["BUG_CLASSES", "COMPONENTS", "REQUIRED", "CaseCounter", "Mutant", "zoo"]
@@ -162,7 +163,9 @@ class CaseCounter:
             self.runs += 1
             try:
                 return inner(*args, **kwargs)
-            except BaseException:
+            except UnsatisfiedAssumption:  # an example Hypothesis throws away, not a failure
+                raise
+            except Exception:  # (StopTest, a BaseException, ends an example that ran out of data)
                 if self.first_failure is None:
                     self.first_failure = self.runs
                 raise
