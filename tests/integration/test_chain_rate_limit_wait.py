@@ -1,0 +1,58 @@
+"""A pipeline that waits for its rate limit (``rate_limit_wait``) and charges more than one unit
+per call (``rate_limit_cost``), sync and async: mutation testing found this path never run."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from properties.harness.frozen import FrozenClock, FrozenTime
+from resilience import Pipeline, RateLimited, TokenBucket
+
+S = 10**9
+
+
+def _pair(first: int, *, second: int) -> tuple[int, int]:
+    return (first, second)
+
+
+async def _apair(first: int, *, second: int) -> tuple[int, int]:
+    return (first, second)
+
+
+def _run(pipeline: Pipeline, asynchronous: bool, *args: Any, **kwargs: Any) -> Any:
+    if asynchronous:
+        return asyncio.run(pipeline.aexecute(_apair, *args, **kwargs))
+    return pipeline.execute(_pair, *args, **kwargs)
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["execute", "aexecute"])
+def test_a_call_waits_for_its_units_up_to_the_limit(asynchronous: bool) -> None:
+    """2 tokens, refilled at 1 a second, 2 per call: the first call goes at once, the second
+    waits exactly 2 s for its units and then runs with its arguments; a third, allowed to wait
+    only 1.5 s, is refused at once with the wait it would have needed, and charges nothing."""
+    with FrozenTime() as frozen:
+        clock = FrozenClock(frozen)
+        bucket = TokenBucket(2, 1, clock=clock)
+        patient = Pipeline(rate_limiter=bucket, rate_limit_cost=2, rate_limit_wait=5, clock=clock)
+        start = clock.monotonic_ns()
+        assert _run(patient, asynchronous, 1, second=2) == (1, 2)
+        assert clock.monotonic_ns() == start
+        assert _run(patient, asynchronous, 3, second=4) == (3, 4)
+        assert clock.monotonic_ns() - start == 2 * S
+        hasty = Pipeline(rate_limiter=bucket, rate_limit_cost=2, rate_limit_wait=1.5, clock=clock)
+        with pytest.raises(RateLimited) as refused:
+            _run(hasty, asynchronous, 5, second=6)
+        assert refused.value.cost == 2
+        assert refused.value.retry_after_ns == 2 * S
+        assert clock.monotonic_ns() - start == 2 * S  # refused without waiting
+    assert bucket.metrics() == {  # the waiting call was refused once before it slept
+        "admitted": 2,
+        "admitted_cost": 4,
+        "rejected": 2,
+        "rejected_cost": 4,
+    }
+    assert patient.metrics()["pipeline"]["succeeded"] == 2
+    assert hasty.metrics()["pipeline"]["rate_limited"] == 1
