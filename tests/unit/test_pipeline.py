@@ -97,6 +97,9 @@ def test_bad_components_are_refused_naming_the_field(kwargs: dict[str, Any], fie
     with pytest.raises(ConfigError) as caught:
         Pipeline(**kwargs)
     assert caught.value.field == field
+    assert caught.value.value is kwargs[field]  # the value given, as given
+    assert isinstance(caught.value.rule, str)
+    assert caught.value.rule.strip()
 
 
 # ---------------------------------------------------------------- sync and async
