@@ -184,13 +184,17 @@ def test_call_checks_fn_before_taking_a_permit(make: Callable[..., Bulkhead]) ->
         async def __call__(self) -> None: ...
 
     for coroutine_function in (job, Job()):
-        with pytest.raises(ConfigError, match="AsyncBulkhead"):
+        with pytest.raises(ConfigError, match="AsyncBulkhead") as refused:
             bulkhead.call(coroutine_function)  # type: ignore[unused-coroutine]
+        assert (refused.value.field, refused.value.value) == ("fn", coroutine_function)
+        assert refused.value.rule == "is an async function: use AsyncBulkhead.call_async"
     assert bulkhead.metrics() == {"admitted": 0, "rejected": 0, "finished": 0, "abandoned": 0}
 
     async def scenario() -> None:
-        with pytest.raises(ConfigError, match="fn"):
+        with pytest.raises(ConfigError, match="fn") as refused:
             await AsyncBulkhead(1).call_async("job")  # type: ignore[call-overload]
+        assert (refused.value.field, refused.value.value) == ("fn", "job")
+        assert refused.value.rule == "must be callable"
 
     asyncio.run(scenario())
 
