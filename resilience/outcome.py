@@ -41,8 +41,12 @@ def checked_timeout(timeout: object) -> float | None:
     if timeout is None:
         return None
     rule = "must be a positive number of seconds, or None (no limit)"
-    seconds = float(exact_number("timeout", timeout, rule))
-    if not 0 < seconds < math.inf:  # a tiny Fraction may round to 0.0, a huge one to inf
+    exact = exact_number("timeout", timeout, rule)
+    try:
+        seconds = float(exact)
+    except OverflowError:  # a Fraction too large, or with too large a denominator, for a float
+        raise ConfigError("timeout", timeout, rule) from None
+    if not 0 < seconds < math.inf:  # a tiny number may round to 0.0, a huge Decimal to inf
         raise ConfigError("timeout", timeout, rule)
     return seconds
 

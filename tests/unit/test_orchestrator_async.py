@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -22,6 +24,8 @@ from resilience import (
     StateChanged,
 )
 from resilience.events import BulkheadAdmitted, RequestRejected
+from tests.ids import stable_id
+from tests.refusals import assert_refused
 
 BREAKER = {"breaker": {"failure_threshold": 1, "recovery_timeout": 60}}
 THREE = {"operations": {"fail": BREAKER, "slow": BREAKER, "ok": BREAKER}}
@@ -92,12 +96,17 @@ def test_run_all_keeps_an_operations_own_timeout_error() -> None:
     assert outcomes["ok"].error is own
 
 
-@pytest.mark.parametrize("timeout", [0, -1, 1e-400, float("nan"), float("inf"), True, "1"])
+@pytest.mark.parametrize(
+    "timeout",
+    [0, -1, 1e-400, float("nan"), float("inf"), True, "1", Decimal("1e400"), Fraction(1, 10**400)],
+    ids=stable_id,
+)
 def test_run_all_validates_its_timeout(timeout: object) -> None:
-    """timeout is a positive number of seconds or None."""
+    """timeout is a positive number of seconds or None: a huge or a tiny exact number that
+    becomes inf or 0.0 as a float is refused too."""
     with pytest.raises(ConfigError) as info:
         asyncio.run(Resilience(THREE).run_all({"ok": lambda: 1}, timeout=timeout))
-    assert info.value.field == "timeout"
+    assert_refused(info.value, "timeout", timeout)
 
 
 def test_run_all_checks_every_name_before_starting() -> None:
