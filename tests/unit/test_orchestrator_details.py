@@ -102,3 +102,45 @@ def test_a_configured_bulkhead_never_waits_unless_told() -> None:
     )
     assert _bulkhead_of(resilience, "quick").config.max_wait_ns == 0
     assert _bulkhead_of(resilience, "patient").config.max_wait_ns == 250_000_000
+
+
+class ShiftedClock(FrozenClock):
+    """Frozen time read one hour ahead: a clock no component reads by accident (under freezegun
+    the system clock is frozen too, so a component that ignored ``clock=`` would go unseen)."""
+
+    SHIFT_NS = 3_600 * 10**9
+
+    def monotonic_ns(self) -> int:
+        return super().monotonic_ns() + self.SHIFT_NS
+
+    def monotonic(self) -> float:
+        return self.monotonic_ns() / 10**9
+
+
+@pytest.mark.parametrize(
+    "algorithm", ["token_bucket", "gcra", "fixed_window", "sliding_log", "sliding_counter"]
+)
+def test_every_component_built_from_a_config_reads_the_clock_given(algorithm: str) -> None:
+    config = {
+        "operations": {
+            "everything": {
+                "rate_limit": {"algorithm": algorithm, "limit": 5, "per": 1},
+                "bulkhead": {"max_concurrent": 2},
+                "retry": {"max_attempts": 2, "base_delay": 0, "max_delay": 0},
+                "breaker": {"failure_threshold": 2, "recovery_timeout": 60},
+                "pool": {"size": 1},
+            }
+        }
+    }
+    with FrozenTime() as frozen:
+        clock = ShiftedClock(frozen)
+        resilience = Resilience(config, factories={"everything": object}, clock=clock)
+        events: list[Event] = []
+        resilience.subscribe(events.append)
+        with pytest.raises(ConnectionError):
+            resilience.execute("everything", lambda resource: _failing())
+        sources = {type(event).__name__: event.at_ns for event in events}
+        shifted = clock.monotonic_ns()
+    assert len(sources) >= 5, sources  # events of the limiter, bulkhead, retry, breaker, pool
+    wrong = {kind: at for kind, at in sources.items() if at != shifted}
+    assert not wrong, f"stamped by another clock than the one given: {wrong}"
