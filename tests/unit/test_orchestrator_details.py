@@ -14,6 +14,7 @@ import pytest
 
 from properties.harness.frozen import FrozenClock, FrozenTime
 from resilience import Bulkhead, Event, Resilience
+from resilience.config import PoolCallbacks
 
 CONFIG = {"operations": {"search": {"retry": {"max_attempts": 2}}}}
 
@@ -144,3 +145,35 @@ def test_every_component_built_from_a_config_reads_the_clock_given(algorithm: st
     assert len(sources) >= 5, sources  # events of the limiter, bulkhead, retry, breaker, pool
     wrong = {kind: at for kind, at in sources.items() if at != shifted}
     assert not wrong, f"stamped by another clock than the one given: {wrong}"
+
+
+def test_a_configured_pool_calls_every_callback_given() -> None:
+    """``factories={name: PoolCallbacks(...)}``: the pool made from the file calls the factory,
+    ``validate`` on checkout, ``reset`` on return, and ``destroy`` on close, on its resource."""
+    calls: list[tuple[str, int]] = []
+    made = iter(range(100))
+
+    def factory() -> int:
+        resource = next(made)
+        calls.append(("factory", resource))
+        return resource
+
+    callbacks = PoolCallbacks(
+        factory=factory,
+        validate=lambda r: calls.append(("validate", r)) or True,
+        reset=lambda r: calls.append(("reset", r)),
+        destroy=lambda r: calls.append(("destroy", r)),
+    )
+    resilience = Resilience(
+        {"operations": {"db": {"pool": {"size": 1}}}}, factories={"db": callbacks}
+    )
+    assert resilience.execute("db", lambda resource: resource) == 0
+    assert resilience.execute("db", lambda resource: resource) == 0
+    resilience.close()
+    assert calls == [
+        ("factory", 0),
+        ("reset", 0),
+        ("validate", 0),
+        ("reset", 0),
+        ("destroy", 0),
+    ]
