@@ -218,18 +218,20 @@ class TargetFuzzer:
         if error is None:
             return None
         self.tally.failures += 1
-        return _found(self.machine, self.tally, self._shrunk(error, saved), seed, found_by)
+        shrunk = self._shrunk(error, saved, seed)
+        return _found(self.machine, self.tally, shrunk, seed, found_by)
 
-    def _shrunk(self, error: BaseException, saved: set[bytes]) -> BaseException:
+    def _shrunk(self, error: BaseException, saved: set[bytes], seed: int | None) -> BaseException:
         """Replay the failure Hypothesis saved and shrink it (not counted in the tally); the
-        unshrunk failure if it did not fail again."""
+        unshrunk failure if it did not fail again. The shrinker draws from the shard's seed (0
+        for a failure found in the database), so a shard's program is the same every time."""
         for new in set(self.database.fetch(self.key)) - saved:
             self.database.move(self.key, self.key + b".secondary", new)
         started, hits = time.monotonic(), Counter(self.coverage.hits)
         scratch = dataclasses.replace(self.tally, rule_steps=Counter(), hits=Counter())
         again = _run(
             self.machine,
-            None,
+            seed if seed is not None else 0,
             shard_settings(self.database, SHRINK),
             _Watch(scratch, None, self.tick),
         )
