@@ -10,7 +10,7 @@ from hypothesis.stateful import RuleBasedStateMachine
 
 from properties.harness.coverage import CoverageTracker
 
-__all__ = ["MACHINES", "REAL_TARGETS", "coverage_labels", "machine_class", "targets"]
+__all__ = ["MACHINES", "REAL_TARGETS", "coverage_labels", "machine_class", "rule_names", "targets"]
 
 #: Machine ids, in the order a run visits them.
 MACHINES = ("breaker", "bulkhead", "chain", "pool", "ratelimit")
@@ -101,6 +101,12 @@ def machine_class(
     """A fresh machine class checking ``target``, recording coverage into ``coverage`` if given."""
     found, factory = _load(machine)
     return factory(_target(machine, found, target), coverage)
+
+
+def rule_names(cls: type[RuleBasedStateMachine]) -> tuple[str, ...]:
+    """Every rule and initialize rule of the machine class ``cls``, sorted."""
+    setup = cls.setup_state()
+    return tuple(sorted({rule.function.__name__ for rule in (*setup.rules, *setup.initializers)}))
 
 
 def coverage_labels(machine: str, target: str) -> frozenset[str]:

@@ -21,8 +21,6 @@ from typing import Any
 
 __all__ = ["main"]
 
-MACHINES = ("breaker", "bulkhead", "chain", "pool", "ratelimit")  # as properties.catalog
-
 
 def _number(
     kind: Callable[[str], float], what: str, valid: Callable[[float], bool], rule: str
@@ -51,6 +49,8 @@ _seed = _number(int, "a whole number (a seed)", lambda v: v >= 0, "a seed is not
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The parser, and the parser of each command (whose ``error`` names the command)."""
+    from properties.catalog import MACHINES
+
     parser = argparse.ArgumentParser(
         prog="python -m properties",
         description="Deep fuzzing, regression replay and reports for the property suite.",
@@ -158,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fuzz(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
+    from properties import catalog
     from properties.fuzz.database import DatabaseError, close_database, open_database
     from properties.fuzz.run import (
         FuzzError,
@@ -169,7 +170,7 @@ def _fuzz(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int
     )
 
     options = FuzzOptions(
-        machines=tuple(arguments.machine or MACHINES),
+        machines=tuple(arguments.machine or catalog.MACHINES),
         targets=tuple(arguments.target),
         minutes=arguments.minutes,
         workers=arguments.workers or default_workers(),

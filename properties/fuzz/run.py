@@ -224,9 +224,8 @@ class Monitor:
 
 
 def _unrun(machine: str, target: str) -> Tally:
-    setup = catalog.machine_class(machine, target).setup_state()
-    names = {rule.function.__name__ for rule in (*setup.rules, *setup.initializers)}
-    return Tally(machine, target, catalog.coverage_labels(machine, target), tuple(sorted(names)))
+    rules = catalog.rule_names(catalog.machine_class(machine, target))
+    return Tally(machine, target, catalog.coverage_labels(machine, target), rules)
 
 
 def _by_machine(totals: dict[tuple[str, str], Tally], field: str) -> dict[str, int]:

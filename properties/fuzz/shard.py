@@ -166,9 +166,7 @@ class TargetFuzzer:
     ) -> None:
         self.coverage = CoverageTracker(catalog.coverage_labels(machine, target))
         self.machine = catalog.machine_class(machine, target, self.coverage)
-        setup = self.machine.setup_state()
-        names = {rule.function.__name__ for rule in (*setup.rules, *setup.initializers)}
-        self.tally = Tally(machine, target, self.coverage.targets, tuple(sorted(names)))
+        self.tally = Tally(machine, target, self.coverage.targets, catalog.rule_names(self.machine))
         # Without a shared database, one in memory still lets a failure be shrunk.
         self.database = database if database is not None else InMemoryExampleDatabase()
         self.shared = database is not None
