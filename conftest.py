@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 
 import circuitbreaker
+import freezegun
 import pytest
 
 # Machines, models and the harness assert outside test modules: have pytest rewrite those asserts
@@ -23,6 +24,12 @@ from properties.harness.profiles import choose_profile, register_profiles  # noq
 
 register_profiles()
 settings.load_profile(choose_profile(os.environ))
+
+# pytest times each test phase through ``_pytest.timing``, whose ``perf_counter`` freezegun
+# rewrites like any other module's: a test that moves frozen time by an hour was reported as
+# taking an hour (``--durations``), and mutmut, which orders mutants and sets its time limits
+# from those durations, gave such tests hours.  Let pytest's own clock read real time.
+freezegun.configure(extend_ignore_list=["_pytest.timing"])
 
 
 def pytest_report_header(config: pytest.Config) -> str:
