@@ -4,6 +4,7 @@ per call (``rate_limit_cost``), sync and async: mutation testing found this path
 from __future__ import annotations
 
 import asyncio
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -56,3 +57,53 @@ def test_a_call_waits_for_its_units_up_to_the_limit(asynchronous: bool) -> None:
     }
     assert patient.metrics()["pipeline"]["succeeded"] == 2
     assert hasty.metrics()["pipeline"]["rate_limited"] == 1
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["execute", "aexecute"])
+def test_a_call_not_allowed_to_wait_is_refused_with_the_limiters_name_and_its_cost(
+    asynchronous: bool,
+) -> None:
+    """The default wait, 0: a call the limiter cannot admit now is refused at once, and the
+    refusal names the limiter and the units the call asked for."""
+    with FrozenTime() as frozen:
+        clock = FrozenClock(frozen)
+        bucket = TokenBucket(3, 1, name="api", clock=clock)
+        pipeline = Pipeline(rate_limiter=bucket, rate_limit_cost=2, clock=clock)
+        start = clock.monotonic_ns()
+        assert _run(pipeline, asynchronous, 1, second=2) == (1, 2)
+        with pytest.raises(RateLimited) as refused:
+            _run(pipeline, asynchronous, 3, second=4)
+        assert clock.monotonic_ns() == start
+    assert refused.value.limiter == "api"
+    assert refused.value.cost == 2
+    assert refused.value.retry_after_ns == S
+    assert bucket.metrics() == {
+        "admitted": 1,
+        "admitted_cost": 2,
+        "rejected": 1,
+        "rejected_cost": 2,
+    }
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["execute", "aexecute"])
+@pytest.mark.parametrize(
+    ("wait", "waited_ns"),
+    [(None, 1_000 * S), (1e-9, 1_000)],
+    ids=["no-limit", "one-nanosecond"],
+)
+def test_a_call_allowed_to_wait_waits_however_short_or_long(
+    wait: object, waited_ns: int, asynchronous: bool
+) -> None:
+    """``rate_limit_wait=None`` waits as long as it takes (here 1000 s for a unit refilled every
+    1000 s); a wait of one nanosecond is a wait, not "refuse at once": a unit one nanosecond
+    away is waited for (the frozen clock sleeps a whole microsecond)."""
+    per_second = Fraction(1, 1_000) if wait is None else 10**9
+    with FrozenTime() as frozen:
+        clock = FrozenClock(frozen)
+        bucket = TokenBucket(1, per_second, clock=clock)
+        pipeline = Pipeline(rate_limiter=bucket, rate_limit_wait=wait, clock=clock)
+        start = clock.monotonic_ns()
+        assert _run(pipeline, asynchronous, 1, second=2) == (1, 2)
+        assert _run(pipeline, asynchronous, 3, second=4) == (3, 4)
+        assert clock.monotonic_ns() - start == waited_ns
+    assert bucket.metrics()["admitted"] == 2

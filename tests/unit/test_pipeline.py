@@ -11,13 +11,10 @@ import pytest
 from resilience import (
     DEFAULT_ORDER,
     AsyncBulkhead,
-    AsyncResourcePool,
     Bulkhead,
     CircuitBreaker,
     CircuitOpenError,
-    ConfigError,
     FallbackUsed,
-    KeyedLimiter,
     Pipeline,
     RateLimited,
     ResourcePool,
@@ -52,20 +49,7 @@ def test_default_order_keeps_only_the_layers_given() -> None:
     assert repr(Pipeline()) == "<Pipeline 'pipeline' bare>"
 
 
-@pytest.mark.parametrize(
-    ("order", "rule"),
-    [
-        ("retry", "must be a list of layer names"),
-        (["retry", "breaker", "cache"], "'cache' is not a layer"),
-        (["retry", "breaker", "pool"], "no pool is configured"),
-        (["retry", "retry", "breaker"], "names a layer twice"),
-        (["retry"], "leaves out the configured breaker"),
-    ],
-)
-def test_a_bad_order_is_refused_with_its_reason(order: Any, rule: str) -> None:
-    with pytest.raises(ConfigError, match=rule) as caught:
-        Pipeline(retry=RetryPolicy(), breaker=CircuitBreaker(), order=order)
-    assert caught.value.field == "order"
+# A refused order, component or operation, word for word: tests/unit/test_pipeline_messages.py.
 
 
 def test_an_explicit_order_is_used_as_given() -> None:
@@ -74,59 +58,12 @@ def test_an_explicit_order_is_used_as_given() -> None:
     assert [layer.name for layer in pipeline.layers] == ["breaker", "retry"]
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "field"),
-    [
-        ({"rate_limiter": object()}, "rate_limiter"),
-        ({"rate_limiter": KeyedLimiter(lambda: TokenBucket(1, 1))}, "rate_limiter"),
-        ({"rate_limiter": TokenBucket(2, 1), "rate_limit_cost": 3}, "rate_limit_cost"),
-        ({"rate_limiter": TokenBucket(2, 1), "rate_limit_cost": True}, "rate_limit_cost"),
-        ({"rate_limiter": TokenBucket(2, 1), "rate_limit_wait": -1}, "rate_limit_wait"),
-        ({"rate_limit_cost": 2}, "rate_limit_cost"),
-        ({"rate_limit_wait": 1}, "rate_limit_wait"),
-        ({"bulkhead": 3}, "bulkhead"),
-        ({"retry": 3}, "retry"),
-        ({"breaker": object()}, "breaker"),
-        ({"breaker": CircuitBreaker(fallback_function=lambda: 1)}, "breaker"),
-        ({"pool": object()}, "pool"),
-        ({"fallback": "not callable"}, "fallback"),
-        ({"name": 3}, "name"),
-    ],
-)
-def test_bad_components_are_refused_naming_the_field(kwargs: dict[str, Any], field: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        Pipeline(**kwargs)
-    assert caught.value.field == field
-    assert caught.value.value is kwargs[field]  # the value given, as given
-    assert isinstance(caught.value.rule, str)
-    assert caught.value.rule.strip()
-
-
 # ---------------------------------------------------------------- sync and async
 
 
 def test_the_operation_receives_the_leased_resource_first() -> None:
     pipeline = full_pipeline()
     assert pipeline.execute(lambda conn, x, *, y: (conn, x, y), 1, y=2) == ("conn", 1, 2)
-
-
-def test_execute_refuses_what_only_aexecute_can_run() -> None:
-    async def coroutine_function() -> None: ...
-
-    with pytest.raises(TypeError, match="async function: use aexecute"):
-        Pipeline().execute(coroutine_function)
-    with pytest.raises(TypeError, match="must be callable"):
-        Pipeline().execute(3)  # type: ignore[arg-type]
-    async_pool = Pipeline(pool=AsyncResourcePool(lambda: 1, size=1))
-    with pytest.raises(TypeError, match="AsyncResourcePool"):
-        async_pool.execute(lambda r: r)
-
-    async def async_fallback(_error: Exception) -> int:
-        return 0
-
-    with pytest.raises(TypeError, match="fallback is async"):
-        Pipeline(fallback=async_fallback).execute(lambda: 1)
-    assert async_pool.metrics()["pipeline"]["calls"] == 0  # refused before any layer ran
 
 
 def test_aexecute_runs_sync_and_async_operations_and_fallbacks() -> None:
