@@ -14,7 +14,7 @@ from resilience.errors import ConfigError
 __all__ = ["EXCEPTIONS", "exception_classes"]
 
 
-def _classes() -> Mapping[str, type[BaseException]]:
+def _classes() -> Mapping[str, type[BaseException]]:  # pragma: no mutate block
     found: dict[str, type[BaseException]] = {}
     for name, value in vars(builtins).items():
         if isinstance(value, type) and issubclass(value, BaseException):

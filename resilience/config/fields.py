@@ -53,7 +53,7 @@ class Kind:
     nullable: bool = False
     unit: str = ""
 
-    def or_null(self) -> Kind:
+    def or_null(self) -> Kind:  # pragma: no mutate block
         return Kind(self.noun + " or null (no limit)", self.test, True, self.unit)
 
 

@@ -28,7 +28,7 @@ __all__ = ["PRESETS", "presets_table"]
 
 def _frozen(
     sections: dict[str, dict[str, Value]],
-) -> Mapping[str, Mapping[str, Value]]:
+) -> Mapping[str, Mapping[str, Value]]:  # pragma: no mutate block
     return MappingProxyType({name: MappingProxyType(s) for name, s in sections.items()})
 
 
