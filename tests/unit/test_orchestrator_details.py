@@ -37,6 +37,19 @@ def _failing() -> Any:
     raise ConnectionError("down")
 
 
+class ShiftedClock(FrozenClock):
+    """Frozen time read one hour ahead: a clock no component reads by accident (under freezegun
+    the system clock is frozen too, so a component that ignored ``clock=`` would go unseen)."""
+
+    SHIFT_NS = 3_600 * 10**9
+
+    def monotonic_ns(self) -> int:
+        return super().monotonic_ns() + self.SHIFT_NS
+
+    def monotonic(self) -> float:
+        return self.monotonic_ns() / 10**9
+
+
 def test_from_file_uses_the_clock_and_the_logger_given(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -44,7 +57,7 @@ def test_from_file_uses_the_clock_and_the_logger_given(
     path.write_text(json.dumps(CONFIG))
     logger = logging.getLogger("test.orchestrator.details")
     with FrozenTime() as frozen, caplog.at_level(logging.DEBUG, logger=logger.name):
-        clock = FrozenClock(frozen)
+        clock = ShiftedClock(frozen)
         resilience = Resilience.from_file(path, clock=clock, log_events=logger)
         events: list[Event] = []
         resilience.subscribe(events.append)
@@ -54,14 +67,21 @@ def test_from_file_uses_the_clock_and_the_logger_given(
             resilience.execute("search", _failing)
         end = clock.monotonic_ns()
     assert events
-    assert events[0].at_ns == start  # the frozen clock given, not the system's
+    assert events[0].at_ns == start  # the clock given, not the system's
     assert all(start <= event.at_ns <= end for event in events)
     assert any(record.name == logger.name for record in caplog.records)
 
 
-def test_events_are_not_logged_unless_asked(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("source", ["mapping", "file"])
+def test_events_are_not_logged_unless_asked(
+    source: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``log_events`` is off by default, whether the configuration comes from a mapping or a
+    file."""
+    path = tmp_path / "resilience.json"
+    path.write_text(json.dumps(CONFIG))
     with caplog.at_level(logging.DEBUG):
-        resilience = Resilience(CONFIG)
+        resilience = Resilience.from_file(path) if source == "file" else Resilience(CONFIG)
         with pytest.raises(ConnectionError):
             resilience.execute("search", _failing)
     assert not [r for r in caplog.records if r.name.startswith("resilience.events")]
@@ -103,19 +123,6 @@ def test_a_configured_bulkhead_never_waits_unless_told() -> None:
     )
     assert _bulkhead_of(resilience, "quick").config.max_wait_ns == 0
     assert _bulkhead_of(resilience, "patient").config.max_wait_ns == 250_000_000
-
-
-class ShiftedClock(FrozenClock):
-    """Frozen time read one hour ahead: a clock no component reads by accident (under freezegun
-    the system clock is frozen too, so a component that ignored ``clock=`` would go unseen)."""
-
-    SHIFT_NS = 3_600 * 10**9
-
-    def monotonic_ns(self) -> int:
-        return super().monotonic_ns() + self.SHIFT_NS
-
-    def monotonic(self) -> float:
-        return self.monotonic_ns() / 10**9
 
 
 @pytest.mark.parametrize(

@@ -253,3 +253,28 @@ def test_a_replaced_pool_waits_for_every_call_in_flight() -> None:
     assert r.execute("db", outer) == 0
     assert seen == {"open after the inner call": True}
     assert old.status()["closed"]
+
+
+@pytest.mark.parametrize("section", ["rate_limit", "bulkhead", "retry", "breaker"])
+def test_a_reconfiguration_may_add_a_section_and_take_it_away(section: str) -> None:
+    """A section the old settings lacked gets a fresh component (the others are kept); taking
+    it away again removes its layer."""
+    settings = {
+        "rate_limit": {"algorithm": "fixed_window", "limit": 5, "per": 60},
+        "bulkhead": {"max_concurrent": 2},
+        "retry": {"max_attempts": 2, **NO_SLEEP},
+        "breaker": BREAKER,
+    }
+    base = {"retry": {"max_attempts": 3, **NO_SLEEP}} if section != "retry" else {"breaker": {}}
+    r = Resilience({"operations": {"s": base}})
+    (kept,) = parts(r, "s").values()
+    r.reconfigure("s", {**base, section: settings[section]})
+    added = parts(r, "s")
+    assert set(added) == {*base, section}
+    assert added[next(iter(base))] is kept
+    assert r.execute("s", lambda: "through the new layer") == "through the new layer"
+    counted = {"rate_limit": "admitted", "bulkhead": "admitted", "retry": "calls"}
+    assert added[section].metrics()[counted.get(section, "calls_succeeded")] == 1
+    r.reconfigure("s", base)
+    assert set(parts(r, "s")) == set(base)
+    assert parts(r, "s")[next(iter(base))] is kept

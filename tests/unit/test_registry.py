@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 import resilience
 from properties.harness.frozen import FrozenTime
-from resilience import BreakerRegistry, CircuitBreaker, ConfigError
+from resilience import BreakerRegistry, CircuitBreaker, CircuitOpenError, ConfigError
 
 
 def test_get_or_create_returns_the_same_breaker() -> None:
@@ -29,13 +31,63 @@ def test_get_or_create_refuses_a_different_config() -> None:
     assert refused.value.rule == "already registered with a different failure_threshold"
 
 
-def test_unnamed_breakers_cannot_be_registered() -> None:
-    """A registry key must be a name."""
-    unnamed = CircuitBreaker()
+def test_get_or_create_names_the_breaker() -> None:
+    """The breaker created carries the name it is registered under, and reports it."""
+    registry = BreakerRegistry()
+    breaker = registry.get_or_create("payments", failure_threshold=1)
+    assert breaker.name == "payments"
+    assert registry.get("payments") is breaker
+    breaker.force_open()
+    with pytest.raises(CircuitOpenError) as rejected:
+        breaker.call(int, "1")
+    assert str(rejected.value) == 'circuit "payments" is open: until reset()'
+
+
+def test_get_or_create_names_every_setting_that_differs() -> None:
+    """All of them, in ``BreakerConfig``'s order, in one message."""
+    registry = BreakerRegistry()
+    registry.get_or_create("payments", failure_threshold=3, half_open_max_calls=1)
     with pytest.raises(ConfigError) as refused:
-        BreakerRegistry().register(unnamed)
-    assert (refused.value.field, refused.value.value) == ("name", unnamed.name)
-    assert refused.value.rule == "a registered breaker needs a non-empty name"
+        registry.get_or_create("payments", failure_threshold=4, half_open_max_calls=2)
+    assert str(refused.value) == (
+        "name='payments' is invalid: "
+        "already registered with a different failure_threshold, half_open_max_calls"
+    )
+
+
+def _never_named() -> CircuitBreaker:
+    return CircuitBreaker()
+
+
+def _named_after_a_nameless_function() -> CircuitBreaker:
+    """A breaker takes the name of the function it decorates, here one whose names were
+    blanked: the empty name."""
+
+    def nameless() -> None:
+        pass
+
+    nameless.__name__ = nameless.__qualname__ = ""
+    breaker = CircuitBreaker()
+    breaker.decorate(nameless)
+    return breaker
+
+
+@pytest.mark.parametrize(
+    ("make", "name"), [(_never_named, None), (_named_after_a_nameless_function, "")]
+)
+def test_unnamed_breakers_cannot_be_registered(
+    make: Callable[[], CircuitBreaker], name: object
+) -> None:
+    """A registry key must be a name: the refusal shows the name the breaker has."""
+    breaker = make()
+    assert breaker.name == name
+    with pytest.raises(ConfigError) as refused:
+        BreakerRegistry().register(breaker)
+    assert refused.value.field == "name"
+    assert refused.value.value is name
+    assert str(refused.value) == (
+        f"name={name!r} is invalid: a registered breaker needs a non-empty name"
+    )
 
 
 def test_a_second_breaker_of_the_same_name_is_refused() -> None:
