@@ -51,7 +51,7 @@ class BreakerRegistry:
             existing = self._breakers.setdefault(name, candidate)
         if existing is not candidate:
             differing = [
-                field.name
+                field.name.removesuffix("_ns")  # as the argument is called: recovery_timeout
                 for field in fields(BreakerConfig)
                 if field.name not in _IDENTITY_FIELDS
                 and getattr(existing.config, field.name) != getattr(candidate.config, field.name)

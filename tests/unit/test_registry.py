@@ -55,6 +55,17 @@ def test_get_or_create_names_every_setting_that_differs() -> None:
     )
 
 
+def test_get_or_create_names_a_setting_as_the_argument_is_called() -> None:
+    """``recovery_timeout`` (in seconds, as given), not the internal ``recovery_timeout_ns``."""
+    registry = BreakerRegistry()
+    registry.get_or_create("payments", recovery_timeout=30)
+    with pytest.raises(ConfigError) as refused:
+        registry.get_or_create("payments", recovery_timeout=31)
+    assert str(refused.value) == (
+        "name='payments' is invalid: already registered with a different recovery_timeout"
+    )
+
+
 def _never_named() -> CircuitBreaker:
     return CircuitBreaker()
 
