@@ -43,7 +43,7 @@ T = TypeVar("T")
 
 _COUNTERS = ("calls", "attempts", "successes", "failures", "retries", "gave_up", "not_retried")
 
-# 2**62 us is about 146,000 years: any longer back-off bound is the cap anyway.
+# 2**62 us is about 146,000 years: past it, the back-off bound of any non-zero base is the cap.
 _MAX_SHIFT = 62
 
 
@@ -205,10 +205,9 @@ class RetryPolicy:
         if isinstance(error, RateLimited):
             return -(-error.retry_after_ns // NS_PER_US)
         config = self.config
-        shift = attempt - 1
-        bound = config.max_delay_us
-        if shift < _MAX_SHIFT:
-            bound = min(bound, config.base_delay_us << shift)
+        # base * 2**(attempt-1), capped; the shift stops at 2**62 us (a bound far past any cap,
+        # for a base of 1 us or more) and a zero base stays zero however long the retries go.
+        bound = min(config.max_delay_us, config.base_delay_us << min(attempt - 1, _MAX_SHIFT))
         return self.random.randint(0, bound)
 
     def give_up(
