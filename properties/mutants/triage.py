@@ -11,7 +11,8 @@ Each line of the ledger is ``mutant<TAB>verdict<TAB>reason``, the mutant as mutm
 
 The check prints every survivor of ``mutants/`` the ledger has no verdict for, and every
 ``equivalent`` verdict on a mutant the last run killed (the reason is then wrong); it exits 1 if
-there is either. Lines starting with ``#`` are comments.
+there is either. Lines starting with ``#`` are comments. ``--table`` prints, per module, the
+run's score and the score after triage instead.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["LEDGER", "VERDICTS", "check", "ledger", "statuses"]
+__all__ = ["LEDGER", "VERDICTS", "check", "ledger", "statuses", "table"]
 
 LEDGER = Path(__file__).with_name("triage.tsv")
 VERDICTS = ("equivalent", "property", "no-mutate")
@@ -71,7 +72,52 @@ def check(verdicts: dict[str, tuple[str, str]], status: dict[str, str]) -> list[
     return problems
 
 
+def table(verdicts: dict[str, tuple[str, str]], status: dict[str, str]) -> str:
+    """Per file: the run's score, and the score once each verdict is counted (a ``property``
+    survivor killed by the test added; a ``no-mutate`` one no longer a mutant), as Markdown."""
+    rows: dict[str, dict[str, int]] = {}
+    for name, state in status.items():
+        module = name.split(".x", 1)[0]
+        counts = rows.setdefault(module, dict.fromkeys(("caught", "survived", *VERDICTS), 0))
+        if state in ("killed", "timeout"):
+            counts["caught"] += 1
+        elif state == "survived":
+            counts["survived"] += 1
+            verdict = verdicts.get(name, ("",))[0]
+            if verdict:
+                counts[verdict] += 1
+    lines = [
+        (
+            "| module | caught | survived | property | equivalent | no-mutate | untriaged "
+            "| score of the run | score after triage |"
+        ),
+        "|---|" + "---:|" * 8,
+    ]
+    total = dict.fromkeys(("caught", "survived", *VERDICTS), 0)
+
+    def line(module: str, c: dict[str, int]) -> str:
+        untriaged = c["survived"] - c["property"] - c["equivalent"] - c["no-mutate"]
+        run = c["caught"] + c["survived"]
+        after = run - c["no-mutate"]
+        before_score = f"{c['caught'] / run:.1%}" if run else "-"
+        after_score = f"{(c['caught'] + c['property']) / after:.1%}" if after else "-"
+        cells = (c["caught"], c["survived"], c["property"], c["equivalent"], c["no-mutate"])
+        shown = " | ".join(str(n) for n in cells)
+        return f"| {module} | {shown} | {untriaged} | {before_score} | {after_score} |"
+
+    for module, counts in sorted(rows.items()):
+        if counts["caught"] + counts["survived"]:
+            lines.append(line(module, counts))
+            for key in total:
+                total[key] += counts[key]
+    lines.append(line("**all**", total))
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--table"]:
+        print(table(ledger(), statuses(Path(argv[1]) if argv[1:] else Path("mutants"))), end="")
+        return 0
     root = Path(argv[0]) if argv else Path("mutants")
     if not root.is_dir():
         print(f"no {root}/ here: run `mutmut run` first", file=sys.stderr)

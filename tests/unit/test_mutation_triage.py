@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from properties.mutants.triage import LEDGER, check, ledger, main, statuses
+from properties.mutants.triage import LEDGER, check, ledger, main, statuses, table
 
 
 def _write(path: Path, text: str) -> Path:
@@ -83,3 +83,25 @@ def test_the_command_exits_2_without_a_run(
 ) -> None:
     assert main([str(tmp_path / "nowhere")]) == 2
     assert "run `mutmut run` first" in capsys.readouterr().err
+
+
+def test_the_table_scores_the_run_and_the_triage() -> None:
+    """Caught = killed or timed out; after triage a ``property`` survivor counts as caught and a
+    ``no-mutate`` one is no longer a mutant; ``equivalent`` ones stay survivors."""
+    status = {
+        "resilience.a.x_f__mutmut_1": "killed",
+        "resilience.a.x_f__mutmut_2": "timeout",
+        "resilience.a.x_f__mutmut_3": "survived",
+        "resilience.a.x_f__mutmut_4": "survived",
+        "resilience.a.x_f__mutmut_5": "survived",
+        "resilience.a.x_f__mutmut_6": "survived",
+        "resilience.a.x_f__mutmut_7": "not checked",
+    }
+    verdicts = {
+        "resilience.a.x_f__mutmut_3": ("property", "tests/x.py::test_y"),
+        "resilience.a.x_f__mutmut_4": ("equivalent", "why"),
+        "resilience.a.x_f__mutmut_5": ("no-mutate", "import time"),
+    }
+    rows = table(verdicts, status).splitlines()
+    assert rows[2] == "| resilience.a | 2 | 4 | 1 | 1 | 1 | 1 | 33.3% | 60.0% |"
+    assert rows[3] == "| **all** | 2 | 4 | 1 | 1 | 1 | 1 | 33.3% | 60.0% |"
