@@ -1,7 +1,7 @@
 """What mutation testing found unchecked in the breaker's wrapped forms: generators and async
 generators receive their arguments (and so do their fallbacks), an async generator's fallback
-answers an open circuit, and `with breaker:` exits pair with the right entries when blocks of
-several breakers end out of order."""
+answers an open circuit, `with breaker:` exits pair with the right entries when blocks of
+several breakers end out of order, and sync and async calls pass keyword arguments on."""
 
 from __future__ import annotations
 
@@ -89,3 +89,25 @@ def test_with_blocks_of_several_breakers_may_end_out_of_order() -> None:
             breaker.__exit__(None, None, None)
     with pytest.raises(CircuitOpenError):  # c opened on its failure
         c.__enter__()
+
+
+def test_sync_and_async_calls_pass_every_argument_to_the_function_and_its_fallback() -> None:
+    """The decorator, ``call`` and ``call_async`` hand positional and keyword arguments to the
+    function while closed, and to the fallback while open."""
+
+    def fallback(first: int, *, second: int) -> tuple[str, int, int]:
+        return ("fallback", first, second)
+
+    def pair(first: int, *, second: int) -> tuple[str, int, int]:
+        return ("real", first, second)
+
+    async def apair(first: int, *, second: int) -> tuple[str, int, int]:
+        return ("real", first, second)
+
+    breaker = CircuitBreaker(name="args", fallback_function=fallback)
+    decorated = breaker(pair)
+    for expected in ("real", "fallback"):
+        assert decorated(1, second=2) == (expected, 1, 2)
+        assert breaker.call(pair, 3, second=4) == (expected, 3, 4)
+        assert asyncio.run(breaker.call_async(apair, 5, second=6)) == (expected, 5, 6)
+        breaker.force_open()
