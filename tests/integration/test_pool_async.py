@@ -2,7 +2,9 @@
 woken by check-ins in arrival order, real-clock timeouts, close() failing waiters, and
 cancellation at every await point: a task leasing, checking out, waiting, checking in or
 invalidating is cancelled after k event-loop iterations, for every k until it completes first,
-and after each run the books balance exactly and the pool can still lend its full capacity."""
+and after each run the books balance exactly and the pool can still lend its full capacity.
+Deadlines are exact on the pool's clock: a frozen one (slept out through its asleep, however
+short) and the system one (the loop's timer, set when the wait begins)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -20,6 +23,7 @@ from resilience import (
     CheckoutTimedOut,
     DestroyFailed,
     Event,
+    LeaseLeaked,
     PoolClosed,
     PoolError,
     PoolTimeout,
@@ -579,6 +583,74 @@ def test_a_checkout_cancelled_during_validate_puts_the_resource_back() -> None:
         asyncio.run(scenario(frozen))
 
 
+@pytest.mark.parametrize("reason", ["overflow", "closed"])
+def test_a_lease_of_an_idle_resource_destroys_it_on_exit_if_the_pool_keeps_it_no_more(
+    reason: str,
+) -> None:
+    """In a plain pool (no validate, reset or limits) a lease of an idle resource ends on the
+    fast path; there too a resource the pool no longer keeps is destroyed on exit (destroy
+    awaited, ResourceDestroyed with the reason): overflow, when the pool holds more than its
+    size by then, or after close()."""
+
+    async def scenario() -> None:
+        callbacks = AsyncCallbacks()
+        pool = AsyncResourcePool(
+            callbacks.factory, size=1, max_overflow=1, destroy=callbacks.destroy
+        )
+        events: list[Event] = []
+        pool.subscribe(events.append)
+        await pool.checkin(await pool.checkout())
+        others = []
+        async with pool.lease() as a:
+            if reason == "overflow":
+                others.append(await pool.checkout())
+            else:
+                await pool.close()
+        assert callbacks.destroyed == [a]
+        destroyed = [(e.resource, e.reason) for e in events if isinstance(e, ResourceDestroyed)]
+        assert destroyed == [(a, reason)]
+        for other in others:
+            await pool.checkin(other)
+        assert_balanced(pool, 0)
+
+    asyncio.run(scenario())
+
+
+def test_a_granted_resource_whose_checkout_is_cancelled_in_validate_is_placed_afresh() -> None:
+    """A resource handed to a waiter, whose checkout is then cancelled inside validate, is
+    placed as if just checked in, not put back as if never taken: here the pool holds more than
+    its size, so it is destroyed as overflow (reason "overflow", destroy awaited)."""
+
+    async def scenario() -> None:
+        callbacks = AsyncCallbacks()
+        pool = callbacks.pool(size=1, max_overflow=1)
+        events: list[Event] = []
+        pool.subscribe(events.append)
+        a, b = await pool.checkout(), await pool.checkout()  # b is overflow
+        task = asyncio.create_task(pool.checkout())
+        await asyncio.sleep(0)
+        assert pool.status()["waiting"] == 1
+        await pool.checkin(a)  # reset, then granted to the waiting task
+        for _ in range(10):
+            if callbacks.validated:
+                break
+            await asyncio.sleep(0)
+        assert callbacks.validated == [a]  # the task is inside validate(a)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        destroyed = [(e.resource, e.reason) for e in events if isinstance(e, ResourceDestroyed)]
+        assert destroyed == [(a, "overflow")]
+        assert callbacks.destroyed == [a]
+        assert pool.status()["idle"] == 0
+        assert_balanced(pool, 1)
+        await pool.checkin(b)
+        assert_balanced(pool, 0)
+        await assert_can_lend_capacity(pool)
+
+    asyncio.run(scenario())
+
+
 def test_a_cancelled_close_still_destroys_every_idle_resource() -> None:
     """close() cancelled while destroy runs: the interrupted destroy is reported (DestroyFailed
     with the CancelledError), the remaining destroys still run, then the cancellation
@@ -641,6 +713,117 @@ def test_a_timeout_on_a_frozen_clock_is_exact() -> None:
         assert frozen.now_ns() - before == 250_000_000
         waited = [e.waited_ns for e in events if isinstance(e, CheckoutTimedOut)]
         assert waited == [250_000_000]
+        await pool.checkin(held)
+        assert_balanced(pool, 0)
+
+    with FrozenTime() as frozen:
+        asyncio.run(scenario(frozen))
+
+
+class SpinGuardClock(FrozenClock):
+    """A FrozenClock that fails the example once it has been read ``budget`` times: a checkout
+    that loops without ever sleeping (the frozen clock would never move) fails instead of
+    hanging."""
+
+    __slots__ = ("reads",)
+
+    budget = 1_000
+
+    def __init__(self, frozen: FrozenTime) -> None:
+        super().__init__(frozen)
+        self.reads = 0
+
+    def monotonic_ns(self) -> int:
+        self.reads += 1
+        if self.reads > self.budget:
+            raise AssertionError(f"the clock was read {self.reads} times without sleeping")
+        return super().monotonic_ns()
+
+
+def test_a_one_nanosecond_timeout_is_slept_out_on_a_frozen_clock() -> None:
+    """However short a positive timeout (1 ns here), a waiter sleeps through the clock's asleep
+    until its deadline passes (a frozen clock moves in whole microseconds: 1 us), then raises
+    PoolTimeout; it never loops without sleeping."""
+
+    async def scenario(frozen: FrozenTime) -> None:
+        clock = SpinGuardClock(frozen)
+        pool: AsyncResourcePool[object] = AsyncResourcePool(object, size=1, clock=clock)
+        events: list[Event] = []
+        pool.subscribe(events.append)
+        held = await pool.checkout()
+        before = frozen.now_ns()
+        with pytest.raises(PoolTimeout) as info:
+            await pool.checkout(timeout=Decimal("0.000000001"))
+        assert info.value.timeout == 1e-9
+        assert frozen.now_ns() - before == 1_000
+        waited = [e.waited_ns for e in events if isinstance(e, CheckoutTimedOut)]
+        assert waited == [1_000]
+        await pool.checkin(held)
+        assert_balanced(pool, 0)
+
+    with FrozenTime() as frozen:
+        asyncio.run(scenario(frozen))
+
+
+def test_a_deadline_passed_before_the_wait_begins_times_out_without_yielding() -> None:
+    """Time that passes before a checkout starts waiting counts against its timeout: here the
+    listener that hears the checkout's LeaseLeaked report takes the whole 0.5 s (on the pool's
+    frozen clock). The checkout then raises PoolTimeout at once, without yielding to the loop: a
+    task ready to return a resource does not run in between, and it is not handed over."""
+
+    async def scenario(frozen: FrozenTime) -> None:
+        pool: AsyncResourcePool[object] = AsyncResourcePool(
+            object, size=1, leak_threshold=1, clock=FrozenClock(frozen)
+        )
+        events: list[Event] = []
+
+        def listener(event: Event) -> None:
+            events.append(event)
+            if isinstance(event, LeaseLeaked):
+                frozen.advance_us(500_000)
+
+        pool.subscribe(listener)
+        held = await pool.checkout()
+        frozen.advance_us(2_000_000)
+        returner = asyncio.create_task(pool.checkin(held))  # ready to run at the next yield
+        with pytest.raises(PoolTimeout):
+            await pool.checkout(timeout=0.5)
+        assert not returner.done()
+        waited = [e.waited_ns for e in events if isinstance(e, CheckoutTimedOut)]
+        assert waited == [500_000_000]
+        await returner
+        assert_balanced(pool, 0)
+        assert pool.status()["idle"] == 1
+
+    with FrozenTime() as frozen:
+        asyncio.run(scenario(frozen))
+
+
+def test_a_system_clock_timeout_counts_from_when_the_wait_began() -> None:
+    """On the system clock a waiting task's timer is set when it starts to wait, so time that
+    passes before the loop comes round again counts. Frozen time (which the loop reads too)
+    jumps 0.5 s right after the task starts waiting, then 0.5 s more: checkout(timeout=1) times
+    out as the clock reaches exactly 1 s after it began, not 0.5 s later."""
+
+    async def scenario(frozen: FrozenTime) -> None:
+        pool: AsyncResourcePool[object] = AsyncResourcePool(object, size=1)
+        events: list[Event] = []
+        pool.subscribe(events.append)
+        held = await pool.checkout()
+        task = asyncio.create_task(pool.checkout(timeout=1))
+        await asyncio.sleep(0)
+        assert pool.status()["waiting"] == 1  # the task waits now
+        frozen.advance_us(500_000)
+        await asyncio.sleep(0)
+        frozen.advance_us(500_000)
+        for _ in range(10):
+            if task.done():
+                break
+            await asyncio.sleep(0)
+        assert task.done(), "the deadline passed on the pool's clock, unnoticed"
+        assert isinstance(task.exception(), PoolTimeout)
+        waited = [e.waited_ns for e in events if isinstance(e, CheckoutTimedOut)]
+        assert waited == [1_000_000_000]
         await pool.checkin(held)
         assert_balanced(pool, 0)
 

@@ -5,6 +5,7 @@ every example: created - destroyed == idle + in_use, and no factory call is left
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import pickle
 import threading
@@ -16,6 +17,7 @@ import pytest
 
 from properties.harness.frozen import FrozenClock, FrozenTime
 from resilience import (
+    AsyncResourcePool,
     CheckoutTimedOut,
     CreateFailed,
     DestroyFailed,
@@ -160,31 +162,51 @@ def eventually(condition: Callable[[], bool]) -> None:
 
 # A "plain" pool lends idle resources on a fast path; validate forces the general plan.
 PATHS = {"plain": {}, "validated": {"validate": bool}}
+# checkout() and lease() each have their own fast path.
+BORROWS = ["checkout", "lease"]
+
+
+def borrow_all(pool: ResourcePool[Any], by: str) -> list[object]:
+    """Borrow every idle resource by ``checkout`` or by ``lease`` (left open): in lending order.
+    Returns what was lent, then gives it all back in that order."""
+    if by == "checkout":
+        lent = [pool.checkout() for _ in range(pool.status()["idle"])]
+        give_back = [lambda r=r: pool.checkin(r) for r in lent]
+    else:
+        leases = [pool.lease() for _ in range(pool.status()["idle"])]
+        lent = [lease.__enter__() for lease in leases]
+        give_back = [lambda lease=lease: lease.__exit__(None, None, None) for lease in leases]
+    assert pool.status()["idle"] == 0
+    for call in give_back:
+        call()
+    return lent
 
 
 @pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("by", BORROWS)
 def test_lifo_lends_the_most_recently_returned_first(
-    make: Callable[..., ResourcePool[Any]], path: str
+    make: Callable[..., ResourcePool[Any]], path: str, by: str
 ) -> None:
     """lifo=True (the default): returned a, b, c, the pool lends c, then b, then a."""
     pool = make(size=3, **PATHS[path])
     a, b, c = pool.checkout(), pool.checkout(), pool.checkout()
     for resource in (a, b, c):
         pool.checkin(resource)
-    assert [pool.checkout() for _ in range(3)] == [c, b, a]
+    assert borrow_all(pool, by) == [c, b, a]
     assert pool.status()["created"] == 3
 
 
 @pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("by", BORROWS)
 def test_fifo_lends_the_longest_idle_first(
-    make: Callable[..., ResourcePool[Any]], path: str
+    make: Callable[..., ResourcePool[Any]], path: str, by: str
 ) -> None:
     """lifo=False: returned a, b, c, the pool lends a, then b, then c."""
     pool = make(size=3, lifo=False, **PATHS[path])
     a, b, c = pool.checkout(), pool.checkout(), pool.checkout()
     for resource in (a, b, c):
         pool.checkin(resource)
-    assert [pool.checkout() for _ in range(3)] == [a, b, c]
+    assert borrow_all(pool, by) == [a, b, c]
 
 
 def test_creates_only_when_nothing_is_idle(make: Callable[..., ResourcePool[Any]]) -> None:
@@ -250,6 +272,38 @@ def test_overflow_is_created_beyond_size_and_destroyed_on_return(
         assert destroyed(events) == [(a, "overflow", None), (b, "overflow", None)]
 
 
+RETURNS = ["checkin", "lease exit"]
+
+
+@pytest.mark.parametrize("reason", ["overflow", "closed"])
+@pytest.mark.parametrize("returned_by", RETURNS)
+def test_a_returned_resource_the_pool_keeps_no_more_is_destroyed_when_it_comes_back(
+    make: Callable[..., ResourcePool[Any]], frozen: FrozenTime, reason: str, returned_by: str
+) -> None:
+    """In a plain pool (checkin and lease exit on their fast paths), a resource that comes back
+    when the pool holds more than its size (overflow), or after close(), is destroyed: destroy is
+    called, and ResourceDestroyed names the pool and the reason, stamped when it came back."""
+    calls = Calls()
+    pool = make(size=1, max_overflow=1, name="db", destroy=calls.on_destroy)
+    events = record(pool)
+    pool.checkin(pool.checkout())  # one idle resource: a lease of it takes the fast path
+    lease = pool.lease()
+    a = lease.__enter__() if returned_by == "lease exit" else pool.checkout()
+    b = pool.checkout()  # overflow: the pool holds 2 > size
+    if reason == "closed":
+        pool.close()
+    frozen.advance_us(250 * MS)
+    if returned_by == "lease exit":
+        lease.__exit__(None, None, None)
+    else:
+        pool.checkin(a)
+    assert calls.destroyed == [a]
+    assert of(events, ResourceDestroyed) == [
+        ResourceDestroyed("db", frozen.now_ns(), a, reason, None)
+    ]
+    pool.checkin(b)
+
+
 def test_timeout_zero_fails_at_once_naming_the_limits(
     make: Callable[..., ResourcePool[Any]], frozen: FrozenTime
 ) -> None:
@@ -273,7 +327,7 @@ def test_timeout_zero_fails_at_once_naming_the_limits(
     assert "max_overflow=1" in message
     assert "timeout=0 s" in message
     assert frozen.now_ns() == before
-    assert [e.waited_ns for e in of(events, CheckoutTimedOut)] == [0]
+    assert of(events, CheckoutTimedOut) == [CheckoutTimedOut("db", before, 0)]
     assert pool.metrics()["timeouts"] == 1
     with pytest.raises(PoolTimeout), pool.lease(timeout=0):
         pass
@@ -282,6 +336,32 @@ def test_timeout_zero_fails_at_once_naming_the_limits(
     assert (status["waiting"], status["in_use"], status["created"]) == (0, 3, 3)
     for resource in held:
         pool.checkin(resource)
+
+
+def test_timeout_zero_never_queues_even_if_a_resource_comes_back_meanwhile(
+    make: Callable[..., ResourcePool[Any]], frozen: FrozenTime
+) -> None:
+    """checkout(timeout=0) on an exhausted pool fails at once, without ever joining the queue:
+    a listener hearing the leak reports this checkout makes sees nobody waiting, and a resource
+    it returns then is not handed to the failing checkout (PoolTimeout; it stays idle)."""
+    pool = make(size=2, leak_threshold=1)
+    a, b = pool.checkout(), pool.checkout()
+    frozen.advance_us(2 * S)  # both leases leaked: this checkout reports them
+    seen_waiting: list[int] = []
+
+    def listener(event: Event) -> None:
+        if isinstance(event, LeaseLeaked):
+            seen_waiting.append(pool.status()["waiting"])
+            if event.resource is b:
+                pool.checkin(b)
+
+    pool.subscribe(listener)
+    with pytest.raises(PoolTimeout):
+        pool.checkout(timeout=0)
+    assert seen_waiting == [0, 0]
+    status = pool.status()
+    assert (status["idle"], status["in_use"], status["timeouts"]) == (1, 1, 1)
+    pool.checkin(a)
 
 
 def test_the_pool_timeout_is_the_default_and_can_be_overridden(
@@ -428,13 +508,13 @@ def test_validate_raising_destroys_with_the_error_and_replaces(
 
 @pytest.mark.parametrize("listening", [False, True])
 def test_factory_failure_propagates_and_keeps_no_slot(
-    make: Callable[..., ResourcePool[Any]], listening: bool
+    make: Callable[..., ResourcePool[Any]], frozen: FrozenTime, listening: bool
 ) -> None:
     """The factory's own exception reaches the caller (checkout and lease); the slot it held is
-    free again (creating == 0, nothing in use), CreateFailed carries the error, and the pool can
-    still lend its full capacity once the factory works."""
+    free again (creating == 0, nothing in use), CreateFailed names the pool and carries the
+    error, and the pool can still lend its full capacity once the factory works."""
     factory = Factory()
-    pool = make(factory, size=1, max_overflow=1)
+    pool = make(factory, size=1, max_overflow=1, name="db")
     events = record(pool) if listening else []
     held = pool.checkout()
     failure = OSError("database down")
@@ -456,27 +536,31 @@ def test_factory_failure_propagates_and_keeps_no_slot(
     pool.checkin(held)
     pool.checkin(other)
     if listening:
-        assert [e.error for e in of(events, CreateFailed)] == [failure] * 4
+        start = frozen.now_ns()
+        assert of(events, CreateFailed) == [CreateFailed("db", start, failure)] * 4
 
 
 def test_factory_returning_a_resource_the_pool_holds_is_refused(
     make: Callable[..., ResourcePool[Any]],
 ) -> None:
     """A factory that returns an object the pool already holds: PoolError (CreateFailed,
-    failed_creates), the object is not lent twice, and no slot is leaked."""
+    failed_creates counts each), the object is not lent twice, and no slot is leaked."""
     shared = Res(0)
     fresh = Res(1)
-    results = [shared, shared, fresh]
+    results = [shared, shared, shared, fresh]
     pool = make(lambda: results.pop(0), size=2)
     events = record(pool)
     assert pool.checkout() is shared
-    with pytest.raises(PoolError, match="already holds") as info:
-        pool.checkout()
-    assert not isinstance(info.value, PoolTimeout)
-    assert [e.error for e in of(events, CreateFailed)] == [info.value]
+    refusals = []
+    for _ in range(2):
+        with pytest.raises(PoolError, match="already holds") as info:
+            pool.checkout()
+        assert not isinstance(info.value, PoolTimeout)
+        refusals.append(info.value)
+    assert [e.error for e in of(events, CreateFailed)] == refusals
     status = pool.status()
     assert (status["created"], status["in_use"], status["creating"]) == (1, 1, 0)
-    assert status["failed_creates"] == 1
+    assert status["failed_creates"] == 2
     assert pool.checkout(timeout=0) is fresh  # the slot is still usable
     with pytest.raises(PoolTimeout):
         pool.checkout(timeout=0)
@@ -756,41 +840,106 @@ def test_lease_returns_the_resource_on_exit(
     assert (status["checked_out"], status["checked_in"]) == (2, 2)
 
 
+# A lease lends a new resource, or an idle one (in a plain pool: on the fast path, both ways).
+LENT = ["new", "idle"]
+
+
+def prime(pool: ResourcePool[Any], lent: str) -> None:
+    """For ``lent == "idle"``: make one resource and return it, so the next lease finds it idle."""
+    if lent == "idle":
+        pool.checkin(pool.checkout())
+
+
 @pytest.mark.parametrize("kind", LEASE_POOLS)
+@pytest.mark.parametrize("lent", LENT)
 def test_lease_exit_after_invalidate_does_nothing(
-    make: Callable[..., ResourcePool[Any]], kind: str
+    make: Callable[..., ResourcePool[Any]], kind: str, lent: str
 ) -> None:
     """pool.invalidate(r) inside the block destroys r; the block's exit then does nothing (no
     PoolError, no second destroy, nothing returned)."""
     calls = Calls()
     pool = make(size=1, destroy=calls.on_destroy, **LEASE_POOLS[kind])
+    prime(pool, lent)
     with pool.lease() as a:
         pool.invalidate(a)
     assert calls.destroyed == [a]
     status = pool.status()
     assert (status["idle"], status["in_use"], status["destroyed"]) == (0, 0, 1)
-    assert (status["invalidated"], status["checked_in"]) == (1, 0)
+    assert status["invalidated"] == 1
+    assert status["checked_in"] == (0 if lent == "new" else 1)  # prime() checked one in
+
+
+def lend(pool: ResourcePool[Any], way: str) -> tuple[object, Callable[[], None]]:
+    """Lend one resource by ``checkout`` or by ``lease``: returns it and the call that gives it
+    back."""
+    if way == "checkout":
+        resource = pool.checkout()
+        return resource, lambda: pool.checkin(resource)
+    lease = pool.lease()
+    return lease.__enter__(), lambda: lease.__exit__(None, None, None)
+
+
+# How r is lent again after it was checked in by hand inside a lease's block: each way but the
+# last lends it and gives it back; the last keeps it lent.
+RELENDS = [["checkout"], ["lease"], ["checkout", "lease"], ["lease", "checkout", "lease"]]
 
 
 @pytest.mark.parametrize("kind", LEASE_POOLS)
+@pytest.mark.parametrize("lent", LENT)
+@pytest.mark.parametrize("relends", RELENDS, ids="+".join)
 def test_lease_exit_ends_only_its_own_lease(
-    make: Callable[..., ResourcePool[Any]], kind: str
+    make: Callable[..., ResourcePool[Any]], kind: str, lent: str, relends: list[str]
 ) -> None:
-    """If r is checked in by hand inside the block and lent again (a new lease), the block's
-    exit does not take it back from its new borrower."""
+    """If r is checked in by hand inside the block and lent again (by checkout or by another
+    lease, once or several times), the block's exit does not take it back from its new
+    borrower."""
     pool = make(size=1, **LEASE_POOLS[kind])
+    prime(pool, lent)
+    give_back: Callable[[], None] | None = None
     with pool.lease() as a:
         pool.checkin(a)
-        again = pool.checkout()
-        assert again is a
-    assert pool.status()["in_use"] == 1  # still lent to the second borrower
-    pool.checkin(a)
+        for way in relends:
+            if give_back is not None:
+                give_back()
+            again, give_back = lend(pool, way)
+            assert again is a
+    assert pool.status()["in_use"] == 1  # still lent to the last borrower
+    assert give_back is not None
+    give_back()
     assert pool.status()["idle"] == 1
 
 
-def test_a_lease_object_cannot_be_entered_twice(make: Callable[..., ResourcePool[Any]]) -> None:
+@pytest.mark.parametrize("kind", LEASE_POOLS)
+@pytest.mark.parametrize("lent", LENT)
+def test_a_second_exit_of_a_lease_does_nothing(
+    make: Callable[..., ResourcePool[Any]], kind: str, lent: str
+) -> None:
+    """A lease's exit ends its lease once: calling __exit__ again does nothing and raises
+    nothing, also once its resource is lent again under another lease, and after that one
+    ended too."""
+    pool = make(size=1, **LEASE_POOLS[kind])
+    prime(pool, lent)
+    lease = pool.lease()
+    a = lease.__enter__()
+    lease.__exit__(None, None, None)
+    lease.__exit__(None, None, None)
+    assert pool.checkout() is a
+    lease.__exit__(None, None, None)
+    assert pool.status()["in_use"] == 1  # still lent to its new borrower
+    pool.checkin(a)
+    lease.__exit__(None, None, None)
+    status = pool.status()
+    assert (status["idle"], status["in_use"]) == (1, 0)
+    assert status["checked_in"] == (2 if lent == "new" else 3)  # prime() checked one in
+
+
+@pytest.mark.parametrize("lent", LENT)
+def test_a_lease_object_cannot_be_entered_twice(
+    make: Callable[..., ResourcePool[Any]], lent: str
+) -> None:
     """One Lease is one checkout: entering it again raises RuntimeError and lends nothing."""
     pool = make(size=2)
+    prime(pool, lent)
     lease = pool.lease()
     with lease:
         with pytest.raises(RuntimeError), lease:
@@ -902,8 +1051,9 @@ def test_close_wakes_a_waiting_checkout(
 @pytest.mark.parametrize("during", ["factory", "validate", "reset"])
 def test_close_during_a_callback(make: Callable[..., ResourcePool[Any]], during: str) -> None:
     """close() called while the factory or validate runs (here: by the callback itself): the
-    checkout raises PoolClosed and the resource is destroyed (reason "closed"); while reset runs:
-    the return completes and the resource is destroyed. Nothing is left in use."""
+    checkout raises PoolClosed and the resource is destroyed (reason "closed", destroy called);
+    while reset runs: the return completes and the resource is destroyed. Nothing is left in
+    use."""
     pool: ResourcePool[Any]
     inner = Factory()
 
@@ -921,7 +1071,8 @@ def test_close_during_a_callback(make: Callable[..., ResourcePool[Any]], during:
         if during == "reset" and resource.dirty:
             pool.close()
 
-    pool = make(factory, size=2, validate=validate, reset=reset)
+    calls = Calls()
+    pool = make(factory, size=2, validate=validate, reset=reset, destroy=calls.on_destroy)
     events = record(pool)
     first = pool.checkout()
     if during == "factory":
@@ -939,6 +1090,7 @@ def test_close_during_a_callback(make: Callable[..., ResourcePool[Any]], during:
         pool.checkin(first)
         doomed = first
     assert (doomed, "closed", None) in destroyed(events)
+    assert doomed in calls.destroyed
     status = pool.status()
     assert status["closed"]
     assert (status["idle"], status["in_use"], status["creating"]) == (0, 0, 0)
@@ -983,6 +1135,56 @@ def test_an_interrupted_validate_puts_the_resource_back(
     assert [pool.checkout(), pool.checkout()] == [a, b]
     pool.checkin(a)
     pool.checkin(b)
+
+
+def interrupted() -> bool:
+    raise Interrupt
+
+
+def raising() -> bool:
+    raise ValueError("cannot tell")
+
+
+# How validate ends after it closed the pool, and what the checkout then raises.
+VALIDATE_ENDINGS: dict[str, tuple[Callable[[], bool], type[BaseException]]] = {
+    "valid": (lambda: True, PoolClosed),
+    "invalid": (lambda: False, PoolClosed),
+    "raising": (raising, PoolClosed),
+    "interrupted": (interrupted, Interrupt),
+}
+
+
+@pytest.mark.parametrize("ending", VALIDATE_ENDINGS)
+def test_a_pool_closed_while_validate_runs_destroys_the_resource(
+    make: Callable[..., ResourcePool[Any]], frozen: FrozenTime, ending: str
+) -> None:
+    """validate closes the pool, time passes, then validate returns (valid or not), raises, or is
+    interrupted: the checkout raises PoolClosed (the interrupt, if interrupted), and the
+    resource never goes back to the idle list of the closed pool: it is destroyed (reason
+    "closed", not "invalid"), announced at the clock's reading when the checkout gave it up."""
+    calls = Calls()
+    pools: list[ResourcePool[Any]] = []
+    end, raised = VALIDATE_ENDINGS[ending]
+
+    def validate(resource: Res) -> bool:
+        pools[0].close()
+        frozen.advance_us(250 * MS)
+        return end()
+
+    pool = make(size=1, name="db", validate=validate, destroy=calls.on_destroy)
+    pools.append(pool)
+    events = record(pool)
+    a = pool.checkout()  # a new resource is not validated
+    pool.checkin(a)
+    with pytest.raises(raised):
+        pool.checkout()
+    given_up = frozen.now_ns()
+    assert of(events, ResourceDestroyed) == [ResourceDestroyed("db", given_up, a, "closed", None)]
+    assert calls.destroyed == [a]
+    status = pool.status()
+    assert status["closed"]
+    assert (status["idle"], status["in_use"], status["destroyed"]) == (0, 0, 1)
+    assert pool.metrics()["failed_validations"] == 0
 
 
 def test_an_interrupted_reset_destroys_the_resource_then_propagates(
@@ -1055,6 +1257,20 @@ def test_a_leak_is_reported_once_by_the_next_operation(
         call()
     assert len(of(events, LeaseLeaked)) == 1
     assert pool.metrics()["leaked"] == 1
+
+
+def test_a_leak_report_names_the_pool_the_resource_and_how_long_it_was_held(
+    make: Callable[..., ResourcePool[Any]], frozen: FrozenTime
+) -> None:
+    """LeaseLeaked carries the pool's name, the clock reading of the operation that noticed,
+    the resource and how long it has been held, exactly."""
+    pool = make(size=1, name="db", leak_threshold=1)
+    events = record(pool)
+    leaked = pool.checkout()
+    frozen.advance_us(S + 1)
+    pool.check_leaks()
+    assert of(events, LeaseLeaked) == [LeaseLeaked("db", frozen.now_ns(), leaked, 1_000_001_000)]
+    pool.checkin(leaked)
 
 
 def test_a_lease_held_exactly_the_threshold_is_not_a_leak(
@@ -1236,13 +1452,18 @@ def test_metrics_count_everything(
     assert {name: status[name] for name in expected} == expected
 
 
+# A plain pool lends and takes back on fast paths; validate or reset force the general plans.
+EVENT_PATHS = {**PATHS, "with reset": {"reset": lambda resource: None}}
+
+
+@pytest.mark.parametrize("path", EVENT_PATHS)
 def test_events_carry_waits_holds_and_the_pool_name(
-    make: Callable[..., ResourcePool[Any]], frozen: FrozenTime
+    make: Callable[..., ResourcePool[Any]], frozen: FrozenTime, path: str
 ) -> None:
     """ResourceCheckedOut carries how long the checkout waited (0 here), ResourceCheckedIn how
     long the resource was held, exactly on the pool's clock; every event names the pool and
-    carries the clock reading."""
-    pool = make(size=1, name="db")
+    carries the clock reading, whichever path the pool takes."""
+    pool = make(size=1, name="db", **EVENT_PATHS[path])
     events = record(pool)
     start = frozen.now_ns()
     a = pool.checkout()
@@ -1255,6 +1476,100 @@ def test_events_carry_waits_holds_and_the_pool_name(
     assert out.waited_ns == 0
     assert back.held_ns == 250_000_000
     assert back.at == (start + 250_000_000) / 1e9
+
+
+class TickingClock:
+    """A clock that moves 1 us at every reading, as real time moves between two readings."""
+
+    def __init__(self) -> None:
+        self.now_ns = 86_400 * 1_000_000_000
+        self.readings: list[int] = []
+
+    def monotonic_ns(self) -> int:
+        self.now_ns += 1_000
+        self.readings.append(self.now_ns)
+        return self.now_ns
+
+    def monotonic(self) -> float:
+        return self.monotonic_ns() / 1e9
+
+    def sleep(self, seconds: float) -> None:
+        raise AssertionError("nothing here waits")
+
+
+def lend_by_lease(pool: ResourcePool[Any]) -> None:
+    with pool.lease():
+        pass
+
+
+def lend_by_checkout(pool: ResourcePool[Any]) -> None:
+    pool.checkin(pool.checkout())
+
+
+def lend_by_async_lease(pool: ResourcePool[Any]) -> None:
+    async def lease() -> None:
+        async with pool.lease():  # type: ignore[attr-defined]
+            pass
+
+    asyncio.run(lease())
+
+
+LENDERS = {
+    "lease": (ResourcePool, lend_by_lease),
+    "checkout": (ResourcePool, lend_by_checkout),
+    "async lease": (AsyncResourcePool, lend_by_async_lease),
+}
+
+
+@pytest.mark.parametrize("lender", LENDERS)
+def test_an_idle_resource_is_lent_at_one_clock_reading(lender: str) -> None:
+    """In a plain pool a resource found idle is lent at one reading of the pool's clock (its own
+    clock, not the system's), however the clock moves while the pool does its bookkeeping:
+    ResourceCheckedOut says the checkout waited 0 ns and is stamped with the time it was lent
+    (before it was checked in); both events name the pool."""
+    cls, lend = LENDERS[lender]
+    clock = TickingClock()
+    pool = cls(object, size=1, clock=clock)
+    if cls is ResourcePool:  # one idle resource
+        lend_by_checkout(pool)
+    else:
+        lend_by_async_lease(pool)
+    events = record(pool)
+    lend(pool)
+    out, back = events
+    assert type(out) is ResourceCheckedOut
+    assert out.source == cls.__name__
+    assert out.waited_ns == 0
+    assert type(back) is ResourceCheckedIn
+    assert back.source == cls.__name__
+    assert out.at_ns in clock.readings
+    assert back.at_ns in clock.readings
+    assert back.held_ns == back.at_ns - out.at_ns
+    assert back.held_ns > 0
+
+
+@pytest.mark.parametrize("returned_by", RETURNS)
+def test_a_return_to_a_plain_pool_happens_at_one_clock_reading(returned_by: str) -> None:
+    """In a plain pool (no validate, reset or limits) taking a resource back is one step at one
+    reading of the pool's clock, however the clock moves meanwhile: an overflow resource's
+    ResourceCheckedIn and ResourceDestroyed carry the same time."""
+    clock = TickingClock()
+    pool: ResourcePool[Any] = ResourcePool(object, size=1, max_overflow=1, clock=clock)
+    pool.checkin(pool.checkout())  # one idle resource: a lease of it takes the fast path
+    lease = pool.lease()
+    a = lease.__enter__() if returned_by == "lease exit" else pool.checkout()
+    b = pool.checkout()  # overflow: the pool holds 2 > size
+    events = record(pool)
+    if returned_by == "lease exit":
+        lease.__exit__(None, None, None)
+    else:
+        pool.checkin(a)
+    back, gone = events
+    assert type(back) is ResourceCheckedIn
+    assert (type(gone), gone.resource, gone.reason) == (ResourceDestroyed, a, "overflow")
+    assert back.at_ns == gone.at_ns
+    assert back.at_ns in clock.readings
+    pool.checkin(b)
 
 
 def test_unsubscribed_listeners_hear_nothing(make: Callable[..., ResourcePool[Any]]) -> None:

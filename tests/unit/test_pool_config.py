@@ -24,6 +24,7 @@ from resilience import (
     SystemClock,
 )
 from tests.ids import stable_id
+from tests.refusals import assert_refused
 
 POOLS = [ResourcePool, AsyncResourcePool]
 CALLBACKS = ["validate", "reset", "destroy"]
@@ -193,6 +194,28 @@ def test_durations_are_exact_to_the_nanosecond(cls: Any) -> None:
 
 
 # ------------------------------------------------------------------ flags, names, clocks
+
+
+@pytest.mark.parametrize("cls", POOLS, ids=lambda c: c.__name__)
+def test_both_pools_have_the_same_defaults(cls: Any) -> None:
+    """Given only a factory and a size, both pool classes are configured alike: LIFO, no
+    overflow, no timeout (wait as long as it takes), no callbacks, no limits, named after the
+    class."""
+    config = cls(object, size=3).config
+    assert config == PoolConfig(
+        factory=object,
+        size=3,
+        max_overflow=0,
+        timeout_ns=None,
+        lifo=True,
+        validate=None,
+        reset=None,
+        destroy=None,
+        max_lifetime_ns=None,
+        max_idle_ns=None,
+        leak_threshold_ns=None,
+        name=cls.__name__,
+    )
 
 
 @pytest.mark.parametrize("cls", POOLS, ids=lambda c: c.__name__)
@@ -416,3 +439,99 @@ def test_checkout_accepts_every_valid_timeout(value: object) -> None:
     pool.checkin(resource)
     with pool.lease(timeout=value) as again:
         assert again is resource
+
+
+# ------------------------------------------------------------------ what each refusal says
+
+NOT_BOOL, NOT_CALLABLE_VALUE, ZERO = 1, 7, timedelta(0)
+# What the pool's own rules say (the counts' and durations' rules are the validation module's):
+# the keyword given to the pool, the value, and the rule its ConfigError states.
+RULES = [
+    ("lifo", NOT_BOOL, "must be True (LIFO) or False (FIFO)"),
+    ("factory", NOT_CALLABLE_VALUE, "must be callable"),
+    ("validate", NOT_CALLABLE_VALUE, "must be callable or None"),
+    ("reset", NOT_CALLABLE_VALUE, "must be callable or None"),
+    ("destroy", NOT_CALLABLE_VALUE, "must be callable or None"),
+    ("max_lifetime", ZERO, "must be a positive number of seconds (or None)"),
+    ("max_idle", ZERO, "must be a positive number of seconds (or None)"),
+    ("leak_threshold", ZERO, "must be a positive number of seconds (or None)"),
+]
+ASYNC_RULE = "is an async function: use AsyncResourcePool for async callbacks"
+
+
+def build_config(**kwargs: Any) -> PoolConfig:
+    """``PoolConfig.build`` itself, every argument valid unless given."""
+    arguments: dict[str, Any] = {
+        "size": 1,
+        "max_overflow": 0,
+        "timeout": None,
+        "lifo": True,
+        "validate": None,
+        "reset": None,
+        "destroy": None,
+        "max_lifetime": None,
+        "max_idle": None,
+        "leak_threshold": None,
+        "name": "db",
+        "allow_async": False,
+        **kwargs,
+    }
+    return PoolConfig.build(arguments.pop("factory", object), **arguments)
+
+
+@pytest.mark.parametrize("cls", POOLS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(("field", "value", "rule"), RULES, ids=[row[0] for row in RULES])
+def test_each_pool_refusal_states_its_rule(cls: Any, field: str, value: object, rule: str) -> None:
+    """Both pools refuse a bad lifo, a callback that is not callable, and a zero limit, each
+    with a ConfigError naming the field and the value as given, saying exactly what is wrong."""
+    with pytest.raises(ConfigError) as info:
+        make(cls, **{field: value})
+    assert_refused(info.value, field, value)
+    assert info.value.rule == rule
+
+
+@pytest.mark.parametrize("field", ["factory", *CALLBACKS])
+def test_a_sync_pool_refusing_an_async_callback_names_the_async_pool(field: str) -> None:
+    """The rule for an async callback given to ResourcePool, exactly."""
+    value = ASYNC_CALLBACKS["async def"]
+    with pytest.raises(ConfigError) as info:
+        sync_pool_with(field, value)
+    assert_refused(info.value, field, value)
+    assert info.value.rule == ASYNC_RULE
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        ("lifo", NOT_BOOL, "must be True (LIFO) or False (FIFO)"),
+        ("name", NOT_BOOL, "must be a string"),
+    ],
+)
+def test_pool_config_build_refuses_on_its_own(field: str, value: object, rule: str) -> None:
+    """PoolConfig.build (public: a pool's config is one) checks lifo and name itself, with the
+    same rules as the pools."""
+    with pytest.raises(ConfigError) as info:
+        build_config(**{field: value})
+    assert_refused(info.value, field, value)
+    assert info.value.rule == rule
+
+
+class Sealed:
+    """A callable that hides every attribute, ``__call__`` included (a locked-down proxy)."""
+
+    def __call__(self, *args: object) -> object:
+        return object()
+
+    def __getattribute__(self, name: str) -> Any:
+        raise AttributeError(name)
+
+
+@pytest.mark.parametrize("cls", POOLS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("field", ["factory", *CALLBACKS])
+def test_any_callable_is_accepted_even_one_hiding_its_attributes(cls: Any, field: str) -> None:
+    """Callable means callable: an object whose attribute lookup always fails is still accepted
+    as the factory or a callback (the check for async callbacks looks, but never insists)."""
+    value = Sealed()
+    assert callable(value)
+    config = make(cls, **{field: value}).config
+    assert getattr(config, field) is value
