@@ -1,4 +1,6 @@
-"""A keyed limiter's memory is bounded by the keys active recently, not by every key it has seen."""
+"""A limiter's memory is bounded by what is live now: a keyed limiter's by the keys active
+recently, not by every key it has seen; a sliding log's by its live entries, not by every
+admission it has logged."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import tracemalloc
 import pytest
 
 from properties.harness.frozen import FrozenTime
-from resilience.ratelimit import KeyedLimiter, Rate, TokenBucket
+from resilience.ratelimit import KeyedLimiter, Rate, SlidingWindowLog, TokenBucket
 
 KEYS = 2_000_000
 EARLY = 200_000  # the baseline: well past the point where eviction keeps pace with arrivals
@@ -61,3 +63,46 @@ def test_two_million_distinct_keys_use_bounded_memory() -> None:
     assert late_current <= 1.5 * early_current
     assert late_peak <= 1.5 * early_peak
     assert late_current < 5_000_000  # ~5,000 live buckets, not 2,000,000
+
+
+class SteppedClock:
+    """A clock that reads what it is set to (no freezegun: the loop below stays fast)."""
+
+    def __init__(self) -> None:
+        self.now_ns = 0
+
+    def monotonic_ns(self) -> int:
+        return self.now_ns
+
+    def monotonic(self) -> float:
+        return self.now_ns / 10**9
+
+    def sleep(self, seconds: float) -> None:
+        raise AssertionError("nothing here waits")
+
+
+LOG_ADMISSIONS = 20_000
+LOG_EARLY = 2_000
+
+
+def test_a_sliding_log_keeps_memory_for_its_live_entries_only() -> None:
+    """20,000 admissions, each at its own instant, 10 live at a time (limit 10 per 1 s, one every
+    100 ms): traced memory after 20,000 is what it was after 2,000. Logging every admission
+    instead would hold about 1.5 MB (two ints and two list slots per entry)."""
+    clock = SteppedClock()
+    log = SlidingWindowLog(10, 1, clock=clock)
+    acquire = log.try_acquire
+    step = 10**8
+    tracemalloc.start()
+    try:
+        for i in range(LOG_ADMISSIONS):
+            assert acquire()
+            clock.now_ns += step
+            if i + 1 == LOG_EARLY:
+                early_current, _ = tracemalloc.get_traced_memory()
+        late_current, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert log.metrics()["admitted"] == LOG_ADMISSIONS
+    assert log.status()["entries"] == 9  # the oldest of the last 10 aged out at this step
+    assert late_current - early_current < 50_000
