@@ -395,10 +395,18 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
         circuitbreaker.CircuitBreakerMonitor.register(self)
         fallback = self._fallback_function
         is_async = inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
-        if fallback is not None and not is_async and inspect.iscoroutinefunction(fallback):
-            raise ConfigError(
-                "fallback_function", fallback, "an async fallback cannot serve a sync function"
-            )
+        if fallback is not None and inspect.iscoroutinefunction(fallback):
+            if not is_async:
+                raise ConfigError(
+                    "fallback_function", fallback, "an async fallback cannot serve a sync function"
+                )
+            if inspect.isasyncgenfunction(function):
+                raise ConfigError(
+                    "fallback_function",
+                    fallback,
+                    "an async def fallback cannot serve an async generator: "
+                    "give an async generator function",
+                )
         if inspect.isasyncgenfunction(function):
             driver: Callable[..., Any] = self.call_async_generator
         elif inspect.iscoroutinefunction(function):

@@ -111,3 +111,25 @@ def test_sync_and_async_calls_pass_every_argument_to_the_function_and_its_fallba
         assert breaker.call(pair, 3, second=4) == (expected, 3, 4)
         assert asyncio.run(breaker.call_async(apair, 5, second=6)) == (expected, 5, 6)
         breaker.force_open()
+
+
+def test_an_async_def_fallback_for_an_async_generator_is_refused_when_decorating() -> None:
+    """Its fallback is iterated with ``async for``: an ``async def`` fallback gives a coroutine,
+    which cannot be. Refused at once, not when the circuit first opens (mutation testing found
+    the pair accepted, failing later with a never-awaited coroutine)."""
+    from resilience import ConfigError
+
+    async def fallback() -> list[int]:
+        return [0]
+
+    async def stream() -> AsyncIterator[int]:
+        yield 1
+
+    breaker = CircuitBreaker(fallback_function=fallback)
+    with pytest.raises(ConfigError) as refused:
+        breaker.decorate(stream)
+    assert refused.value.field == "fallback_function"
+    assert refused.value.value is fallback
+    assert refused.value.rule == (
+        "an async def fallback cannot serve an async generator: give an async generator function"
+    )
