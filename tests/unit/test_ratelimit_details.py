@@ -28,25 +28,10 @@ from resilience.ratelimit import (
     SlidingWindowLog,
     TokenBucket,
 )
+from tests.clocks import ManualClock
 
 W = 10**9  # the window, 1 s, in ns
 LIMIT = 4
-
-
-class ManualClock:
-    """A clock that reads whatever it is set to, negative included."""
-
-    def __init__(self, now_ns: int) -> None:
-        self.now_ns = now_ns
-
-    def monotonic_ns(self) -> int:
-        return self.now_ns
-
-    def monotonic(self) -> float:
-        return self.now_ns / 10**9
-
-    def sleep(self, seconds: float) -> None:
-        raise AssertionError("nothing here waits")
 
 
 def admitted(remaining: int) -> Decision:
