@@ -1,16 +1,18 @@
 """The error classes themselves, built directly: what ``CircuitOpenError`` says for every range of
 ``retry_after`` (forced open: until reset; open: retry after so many seconds, however few;
-half-open and full: every probe slot is taken). The breaker's own scenarios are pinned in
-``test_breaker_messages.py``; this table pins the wording rule at its boundaries."""
+half-open and full: every probe slot is taken), and what ``RateLimited`` says and carries with
+and without a key and a cost (1 unless given). The components' own scenarios are pinned in their
+message tests; these tables pin each class's wording rule at its boundaries."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from circuitbreaker import CircuitBreakerError
 
-from resilience import CircuitOpenError, ResilienceError
+from resilience import CircuitOpenError, RateLimited, ResilienceError
 
 # state, retry_after, what str(error) says
 OPEN_MESSAGES = [
@@ -36,3 +38,37 @@ def test_circuit_open_error_says_when_to_retry(
     assert (error.breaker_name, error.state, error.retry_after) == ("db", state, retry_after)
     assert isinstance(error, ResilienceError)
     assert isinstance(error, CircuitBreakerError)
+
+
+# the keyword arguments besides the limiter's name "api", what str(error) says
+RATE_LIMITED = [
+    ({"retry_after_ns": 1_500_000}, 'rate limit "api" exceeded (cost 1): retry after 0.0015 s'),
+    (
+        {"retry_after_ns": 2_000_000_000, "cost": 3},
+        'rate limit "api" exceeded (cost 3): retry after 2 s',
+    ),
+    (
+        {"retry_after_ns": 1, "key": ("tenant", 7)},
+        "rate limit \"api\" for key ('tenant', 7) exceeded (cost 1): retry after 1e-09 s",
+    ),
+    (
+        {"retry_after_ns": 123_456_789_012, "cost": 2, "key": "k"},
+        "rate limit \"api\" for key 'k' exceeded (cost 2): retry after 123.456789 s",
+    ),
+]
+
+
+@pytest.mark.parametrize(("given", "message"), RATE_LIMITED)
+def test_rate_limited_says_what_was_refused_and_when_to_retry(
+    given: dict[str, Any], message: str
+) -> None:
+    """RateLimited names the limiter (and the key, if any), the cost (1 unless given) and the
+    seconds to wait (9 significant digits), and carries each: retry_after is retry_after_ns in
+    seconds."""
+    error = RateLimited("api", **given)
+    assert str(error) == message
+    assert error.limiter == "api"
+    assert error.retry_after_ns == given["retry_after_ns"]
+    assert error.retry_after == given["retry_after_ns"] / 1e9
+    assert error.cost == given.get("cost", 1)
+    assert error.key == given.get("key")

@@ -6,6 +6,7 @@ every example: created - destroyed == idle + in_use, and no factory call is left
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import pickle
 import threading
@@ -171,11 +172,11 @@ def borrow_all(pool: ResourcePool[Any], by: str) -> list[object]:
     Returns what was lent, then gives it all back in that order."""
     if by == "checkout":
         lent = [pool.checkout() for _ in range(pool.status()["idle"])]
-        give_back = [lambda r=r: pool.checkin(r) for r in lent]
+        give_back = [functools.partial(pool.checkin, r) for r in lent]
     else:
         leases = [pool.lease() for _ in range(pool.status()["idle"])]
         lent = [lease.__enter__() for lease in leases]
-        give_back = [lambda lease=lease: lease.__exit__(None, None, None) for lease in leases]
+        give_back = [functools.partial(lease.__exit__, None, None, None) for lease in leases]
     assert pool.status()["idle"] == 0
     for call in give_back:
         call()
@@ -1453,7 +1454,7 @@ def test_metrics_count_everything(
 
 
 # A plain pool lends and takes back on fast paths; validate or reset force the general plans.
-EVENT_PATHS = {**PATHS, "with reset": {"reset": lambda resource: None}}
+EVENT_PATHS: dict[str, dict[str, Any]] = {**PATHS, "with reset": {"reset": lambda resource: None}}
 
 
 @pytest.mark.parametrize("path", EVENT_PATHS)
@@ -1497,24 +1498,24 @@ class TickingClock:
         raise AssertionError("nothing here waits")
 
 
-def lend_by_lease(pool: ResourcePool[Any]) -> None:
+def lend_by_lease(pool: Any) -> None:
     with pool.lease():
         pass
 
 
-def lend_by_checkout(pool: ResourcePool[Any]) -> None:
+def lend_by_checkout(pool: Any) -> None:
     pool.checkin(pool.checkout())
 
 
-def lend_by_async_lease(pool: ResourcePool[Any]) -> None:
+def lend_by_async_lease(pool: Any) -> None:
     async def lease() -> None:
-        async with pool.lease():  # type: ignore[attr-defined]
+        async with pool.lease():
             pass
 
     asyncio.run(lease())
 
 
-LENDERS = {
+LENDERS: dict[str, tuple[Any, Callable[[Any], None]]] = {
     "lease": (ResourcePool, lend_by_lease),
     "checkout": (ResourcePool, lend_by_checkout),
     "async lease": (AsyncResourcePool, lend_by_async_lease),
@@ -1566,7 +1567,8 @@ def test_a_return_to_a_plain_pool_happens_at_one_clock_reading(returned_by: str)
         pool.checkin(a)
     back, gone = events
     assert type(back) is ResourceCheckedIn
-    assert (type(gone), gone.resource, gone.reason) == (ResourceDestroyed, a, "overflow")
+    assert isinstance(gone, ResourceDestroyed)
+    assert (gone.resource, gone.reason) == (a, "overflow")
     assert back.at_ns == gone.at_ns
     assert back.at_ns in clock.readings
     pool.checkin(b)

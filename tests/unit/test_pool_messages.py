@@ -157,7 +157,8 @@ def lease_entered_twice() -> BaseException:
 
 def async_lease_entered_twice() -> BaseException:
     async def scenario() -> BaseException:
-        lease = AsyncResourcePool(object, size=1).lease()
+        pool: AsyncResourcePool[object] = AsyncResourcePool(object, size=1)
+        lease = pool.lease()
         await lease.__aenter__()
         try:
             await lease.__aenter__()
