@@ -7,7 +7,7 @@ from __future__ import annotations
 class ManualClock:
     """A clock that reads whatever it is set to, negative included; nothing may wait on it."""
 
-    def __init__(self, now_ns: int) -> None:
+    def __init__(self, now_ns: int = 0) -> None:
         self.now_ns = now_ns
 
     def monotonic_ns(self) -> int:
@@ -18,3 +18,10 @@ class ManualClock:
 
     def sleep(self, seconds: float) -> None:
         raise AssertionError("nothing here waits")
+
+
+def readings_around_zero(window_ns: int) -> list[int]:
+    """Clock readings in the aligned windows -2, -1, 0 and 1 of ``window_ns``: at their start,
+    inside, and at their last nanosecond."""
+    w = window_ns
+    return [-2 * w, -2 * w + 1, -3 * w // 2, -w - 1, -w, -w // 2, -1, 0, w // 3, w + 7]

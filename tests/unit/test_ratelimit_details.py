@@ -28,7 +28,7 @@ from resilience.ratelimit import (
     SlidingWindowLog,
     TokenBucket,
 )
-from tests.clocks import ManualClock
+from tests.clocks import ManualClock, readings_around_zero
 
 W = 10**9  # the window, 1 s, in ns
 LIMIT = 4
@@ -45,18 +45,7 @@ def rejected(remaining: int, retry_after_ns: int) -> Decision:
 # ------------------------------------------------------------------ empty at any clock reading
 
 # Readings in aligned windows -2, -1, 0 and 1, at their start, inside and at their last ns.
-READINGS = [
-    -2 * W,
-    -2 * W + 1,
-    -3 * W // 2,
-    -W - 1,
-    -W,
-    -W // 2,
-    -1,
-    0,
-    W // 3,
-    W + 7,
-]
+READINGS = readings_around_zero(W)
 
 # Each limits LIMIT units: a burst of LIMIT, or LIMIT per 1 s window.
 LIMITERS: dict[str, Callable[[ManualClock], RateLimiter[Any]]] = {

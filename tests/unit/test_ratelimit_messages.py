@@ -24,25 +24,10 @@ from resilience.ratelimit import (
     SlidingWindowLog,
     TokenBucket,
 )
+from tests.clocks import ManualClock
 from tests.refusals import assert_refused
 
 W = 10**9
-
-
-class ManualClock:
-    """A clock that reads whatever it is set to."""
-
-    def __init__(self, now_ns: int = 0) -> None:
-        self.now_ns = now_ns
-
-    def monotonic_ns(self) -> int:
-        return self.now_ns
-
-    def monotonic(self) -> float:
-        return self.now_ns / 10**9
-
-    def sleep(self, seconds: float) -> None:
-        raise AssertionError("nothing here waits")
 
 
 # ------------------------------------------------------------------ configuration refusals

@@ -11,7 +11,7 @@ from fractions import Fraction
 import pytest
 
 from resilience.ratelimit import Decision, KeyedLimiter, SlidingWindowCounter
-from tests.clocks import ManualClock
+from tests.clocks import ManualClock, readings_around_zero
 
 W = 10**9  # the window, 1 s, in ns
 LIMIT = 4
@@ -27,18 +27,7 @@ def wait_for_one_more(elapsed_ns: int) -> int:
 
 
 # Readings in aligned windows -2, -1, 0 and 1, at their start, inside and at their last ns.
-READINGS = [
-    -2 * W,
-    -2 * W + 1,
-    -3 * W // 2,
-    -W - 1,
-    -W,
-    -W // 2,
-    -1,
-    0,
-    W // 3,
-    W + 7,
-]
+READINGS = readings_around_zero(W)
 
 
 @pytest.mark.parametrize("now_ns", READINGS)
