@@ -32,9 +32,22 @@ def test_a_clock_without_asleep_waits_with_asyncio_sleep() -> None:
     assert asyncio.run(sleep_async(clock, 0)) is None
 
 
+class SleepyClock(PlainClock):
+    """A clock with asleep, which records what it is asked to sleep and returns at once."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    async def asleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
 def test_a_clock_with_asleep_is_slept_through_it() -> None:
-    """A clock with asleep (the frozen clock: it advances frozen time) is asked to sleep the
-    exact seconds given."""
+    """A clock with asleep (the frozen clock's asleep advances frozen time) is asked to sleep the
+    exact seconds given, and asyncio.sleep is not used."""
+    clock = SleepyClock()
+    asyncio.run(sleep_async(clock, 0.25))
+    assert clock.slept == [0.25]
     with FrozenTime() as frozen:
         before = frozen.now_ns()
         asyncio.run(sleep_async(FrozenClock(frozen), 0.25))

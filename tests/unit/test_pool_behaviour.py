@@ -20,9 +20,11 @@ from properties.harness.frozen import FrozenClock, FrozenTime
 from resilience import (
     AsyncResourcePool,
     CheckoutTimedOut,
+    ConfigError,
     CreateFailed,
     DestroyFailed,
     Event,
+    Lease,
     LeaseLeaked,
     PoolClosed,
     PoolError,
@@ -34,6 +36,7 @@ from resilience import (
     ResourceDestroyed,
     ResourcePool,
 )
+from resilience.pool import DEFAULT
 
 MS = 1_000  # microseconds
 S = 1_000_000  # microseconds
@@ -932,6 +935,28 @@ def test_a_second_exit_of_a_lease_does_nothing(
     status = pool.status()
     assert (status["idle"], status["in_use"]) == (1, 0)
     assert status["checked_in"] == (2 if lent == "new" else 3)  # prime() checked one in
+
+
+@pytest.mark.parametrize("lent", LENT)
+def test_a_lease_built_directly_is_like_one_from_pool_lease(
+    make: Callable[..., ResourcePool[Any]], lent: str
+) -> None:
+    """Lease(pool, timeout) (the class is public) is what pool.lease(timeout) returns: it lends a
+    resource for the block, gives it back on exit, is entered once only, and checks the timeout
+    it was given."""
+    pool = make(size=1)
+    prime(pool, lent)
+    lease: Lease[Any] = Lease(pool, DEFAULT)
+    with lease as a:
+        assert pool.status()["in_use"] == 1
+        with pytest.raises(RuntimeError), lease:
+            pass
+    assert pool.status()["idle"] == 1
+    with pytest.raises(ConfigError) as info, Lease(pool, -1):
+        pass
+    assert info.value.field == "timeout"
+    assert pool.checkout() is a
+    pool.checkin(a)
 
 
 @pytest.mark.parametrize("lent", LENT)

@@ -1,12 +1,14 @@
 """Every message a resource pool's errors show a user, pinned word for word in one table: a
 check-in or invalidation the pool refuses (saying why: not lent by it, idle, being returned,
 still being vetted), a closed pool, a factory returning a resource the pool holds, an exhausted
-pool, a lease object entered twice (sync and async); and the warnings it logs when a callback
-fails. A wording change is an edit to ``MESSAGES`` or ``LOG_LINES``."""
+pool, a lease object entered twice (sync and async); the warnings it logs when a callback
+fails; and the default timeout's name in signatures. A wording change is an edit to
+``MESSAGES`` or ``LOG_LINES``."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from resilience import AsyncResourcePool, PoolClosed, PoolError, PoolTimeout, ResourcePool
+from resilience.pool import DEFAULT
 
 
 class Res:
@@ -271,3 +274,12 @@ def test_pool_warnings(
     assert record.getMessage() == line
     assert record.exc_info is not None
     assert record.exc_info[1] is FAILURE
+
+
+@pytest.mark.parametrize("cls", [ResourcePool, AsyncResourcePool], ids=lambda c: c.__name__)
+def test_the_default_timeout_reads_as_default_in_signatures(cls: type[ResourcePool[Res]]) -> None:
+    """checkout(timeout=DEFAULT) and lease(timeout=DEFAULT): help() shows the marker by name."""
+    assert repr(DEFAULT) == "DEFAULT"
+    for method in (cls.checkout, cls.lease):
+        assert inspect.signature(method).parameters["timeout"].default is DEFAULT
+        assert "timeout: 'object' = DEFAULT" in str(inspect.signature(method))
