@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -106,12 +106,6 @@ async def assert_can_lend_capacity(pool: AsyncResourcePool[Any]) -> None:
     for resource in lent:
         await pool.checkin(resource)
     assert_balanced(pool, 0)
-
-
-@pytest.fixture
-def frozen() -> Iterator[FrozenTime]:
-    with FrozenTime() as frozen:
-        yield frozen
 
 
 # ------------------------------------------------------------------ callbacks and leases

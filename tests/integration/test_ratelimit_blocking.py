@@ -4,7 +4,7 @@ an exact jump of the clock; a wait longer than the timeout raises RateLimited wi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -25,12 +25,6 @@ from resilience.ratelimit import (
 )
 
 MS_NS = 1_000_000
-
-
-@pytest.fixture
-def frozen() -> Iterator[FrozenTime]:
-    with FrozenTime() as frozen:
-        yield frozen
 
 
 @pytest.fixture

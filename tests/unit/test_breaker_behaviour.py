@@ -32,12 +32,6 @@ def boom() -> None:
     raise Boom
 
 
-@pytest.fixture
-def frozen() -> Iterator[FrozenTime]:
-    with FrozenTime() as frozen:
-        yield frozen
-
-
 def trip(breaker: CircuitBreaker, times: int = 1) -> None:
     for _ in range(times):
         with pytest.raises(Boom):

@@ -36,12 +36,6 @@ def boom() -> None:
     raise Boom
 
 
-@pytest.fixture
-def frozen() -> Iterator[FrozenTime]:
-    with FrozenTime() as frozen:
-        yield frozen
-
-
 class Handler:
     """A callable object with a ``__name__`` but no ``__qualname__`` (instances have none)."""
 

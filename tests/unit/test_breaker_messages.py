@@ -7,7 +7,7 @@ A change of wording is an edit of these tables."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -39,12 +39,6 @@ def boom() -> None:
 
 def missing() -> None:
     raise KeyError("missing")  # not a Boom: ignored by the breakers below
-
-
-@pytest.fixture
-def frozen() -> Iterator[FrozenTime]:
-    with FrozenTime() as frozen:
-        yield frozen
 
 
 @pytest.mark.parametrize(

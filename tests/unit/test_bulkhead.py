@@ -47,12 +47,6 @@ def assert_settled(bulkhead: Any) -> None:
 
 
 @pytest.fixture
-def frozen() -> Iterator[FrozenTime]:
-    with FrozenTime() as frozen:
-        yield frozen
-
-
-@pytest.fixture
 def clock(frozen: FrozenTime) -> FrozenClock:
     return FrozenClock(frozen)
 

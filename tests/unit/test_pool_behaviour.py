@@ -109,12 +109,6 @@ def assert_accounting(pool: ResourcePool[Any]) -> None:
 
 
 @pytest.fixture
-def frozen() -> Iterator[FrozenTime]:
-    with FrozenTime() as frozen:
-        yield frozen
-
-
-@pytest.fixture
 def clock(frozen: FrozenTime) -> FrozenClock:
     return FrozenClock(frozen)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -35,12 +35,6 @@ from tests.ids import stable_id
 MS = 1_000  # microseconds
 S = 1_000_000  # microseconds
 START_NS = 86_400 * 10**9  # FrozenTime's monotonic_ns() at the start of every freeze
-
-
-@pytest.fixture
-def frozen() -> Iterator[FrozenTime]:
-    with FrozenTime() as frozen:
-        yield frozen
 
 
 @pytest.fixture

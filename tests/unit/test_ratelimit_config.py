@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -80,12 +80,6 @@ BAD_TIMEOUTS = [
     timedelta(seconds=-1),
     10**10,
 ]
-
-
-@pytest.fixture
-def frozen() -> Iterator[FrozenTime]:
-    with FrozenTime() as frozen:
-        yield frozen
 
 
 # Every algorithm with a limit of 3 units, refilled or windowed over 1 s.

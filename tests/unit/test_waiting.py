@@ -11,7 +11,6 @@ sleeping: nothing here waits in real time."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -33,12 +32,6 @@ class RecordingEvent(threading.Event):
     def wait(self, timeout: float | None = None) -> bool:
         self.timeouts.append(timeout)
         return self.is_set()
-
-
-@pytest.fixture
-def frozen() -> Iterator[FrozenTime]:
-    with FrozenTime() as frozen:
-        yield frozen
 
 
 def clock_named(name: str, frozen: FrozenTime) -> Clock:
