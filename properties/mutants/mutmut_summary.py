@@ -14,7 +14,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["STATUS", "markdown", "score", "summary"]
+__all__ = ["STATUS", "markdown", "score", "statuses_by_file", "summary"]
 
 STATUS: dict[int | None, str] = {1: "killed", 3: "killed", 0: "survived", 5: "no tests",
     33: "no tests", 34: "skipped", 36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout",
@@ -29,15 +29,20 @@ except ImportError:  # pragma: no cover - the table above is a copy of mutmut 3.
 SHOWN = ("killed", "survived", "timeout", "no tests", "not checked")
 
 
-def summary(root: Path = Path("mutants")) -> dict[str, Counter[str]]:
-    """File (relative to ``root``) -> how many of its mutants have each status."""
-    found: dict[str, Counter[str]] = {}
+def statuses_by_file(root: Path = Path("mutants")) -> dict[str, dict[str, str]]:
+    """File (relative to ``root``) -> mutant -> its status, from mutmut's ``*.meta`` files."""
+    found: dict[str, dict[str, str]] = {}
     for meta in sorted(root.glob("resilience/**/*.py.meta")):
         codes = json.loads(meta.read_text(encoding="utf-8")).get("exit_code_by_key", {})
         if codes:
             name = meta.relative_to(root).as_posix().removesuffix(".meta")
-            found[name] = Counter(STATUS.get(code, "other") for code in codes.values())
+            found[name] = {mutant: STATUS.get(code, "other") for mutant, code in codes.items()}
     return found
+
+
+def summary(root: Path = Path("mutants")) -> dict[str, Counter[str]]:
+    """File (relative to ``root``) -> how many of its mutants have each status."""
+    return {name: Counter(found.values()) for name, found in statuses_by_file(root).items()}
 
 
 def score(counts: Counter[str]) -> float | None:

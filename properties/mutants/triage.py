@@ -17,7 +17,6 @@ run's score and the score after triage instead.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -47,14 +46,9 @@ def ledger(path: Path = LEDGER) -> dict[str, tuple[str, str]]:
 
 def statuses(root: Path = Path("mutants")) -> dict[str, str]:
     """Mutant -> its status in the last run (``survived``, ``killed``...)."""
-    from properties.mutants.mutmut_summary import STATUS
+    from properties.mutants.mutmut_summary import statuses_by_file
 
-    found: dict[str, str] = {}
-    for meta in sorted(root.glob("resilience/**/*.py.meta")):
-        codes = json.loads(meta.read_text(encoding="utf-8")).get("exit_code_by_key", {})
-        for name, code in codes.items():
-            found[name] = STATUS.get(code, "other")
-    return found
+    return {m: state for found in statuses_by_file(root).values() for m, state in found.items()}
 
 
 def check(verdicts: dict[str, tuple[str, str]], status: dict[str, str]) -> list[str]:
