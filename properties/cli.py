@@ -107,6 +107,22 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     report.add_argument("summaries", nargs="+", type=Path, help="fuzz --json files")
     report.add_argument("--html", type=Path, help="write the HTML page here")
     report.add_argument("--markdown", type=Path, help="write the Markdown summary here")
+    parallel = commands.add_parser(
+        "parallel", help="run the parallel linearizability checker for a time budget"
+    )
+    parallel.add_argument(
+        "--component",
+        action="append",
+        choices=_parallel_components(),
+        help="a component to check, or a planted concurrency bug's name (repeatable; "
+        "default: every component)",
+    )
+    parallel.add_argument("--minutes", type=_minutes, default=1.0, help="time budget (default 1)")
+    parallel.add_argument(
+        "--runs", type=_workers, default=20, help="runs of each program (default 20)"
+    )
+    parallel.add_argument("--seed", type=_seed, help="the programs' seed (default: random)")
+    parallel.add_argument("--out", type=Path, help="write failure reports into this directory")
     mutants = commands.add_parser("mutants", help="the kill matrix: every planted bug, killed?")
     mutants.add_argument(
         "--mutant", action="append", default=[], help="one planted bug (repeatable)"
@@ -130,6 +146,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "reproduce": reproduce,
         "report": report,
         "mutants": mutants,
+        "parallel": parallel,
     }
 
 
@@ -151,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _reproduce(commands["reproduce"], arguments)
         if command == "mutants":
             return _mutants(commands["mutants"], arguments)
+        if command == "parallel":
+            return _parallel(commands["parallel"], arguments)
         return _report(commands["report"], arguments)
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
@@ -192,6 +211,26 @@ def _fuzz(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int
     except (FuzzError, DatabaseError, OSError) as error:
         parser.error(str(error))
     return fuzz(options)
+
+
+def _parallel_components() -> list[str]:
+    from properties.parallel.components import targets
+
+    return list(targets())
+
+
+def _parallel(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> int:
+    from properties.parallel.deep import run_parallel
+
+    if arguments.out is not None:
+        try:
+            _writable_directory(arguments.out, "--out")
+        except OSError as error:
+            parser.error(str(error))
+    from properties.parallel.components import COMPONENTS
+
+    names = list(dict.fromkeys(arguments.component or sorted(COMPONENTS)))
+    return run_parallel(names, arguments.minutes, arguments.runs, arguments.seed, arguments.out)
 
 
 def _writable_directory(path: Path, option: str, shown: Path | None = None) -> None:

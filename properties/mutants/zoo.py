@@ -53,6 +53,7 @@ BUG_CLASSES = {
     "key-collision": "two keys share one state",
     "deadline-ignored": "a wait that runs past its deadline",
     "missing-gate": "a concurrency gate that admits everyone",
+    "check-then-act": "a check and the act it justifies in separate critical sections (a race)",
 }
 
 _CLASS_OF: dict[str, str] = {
@@ -124,6 +125,8 @@ _CLASS_OF: dict[str, str] = {
     "KeyedCostIgnored": "unchecked-input",
     "KeyedCheckConsumes": "query-mutates",
     "KeyedRejectionCountedAsAdmission": "wrong-accounting",
+    "UnlockedTokenDecrement": "lost-update",
+    "KeyCreatedOutsideLock": "check-then-act",
     # retry
     "CircuitOpenRetried": "wrong-order",
     "RateLimitedPastDeadline": "deadline-ignored",
@@ -258,6 +261,44 @@ def _deadline_property(variant: type) -> Callable[[], Callable[..., None]]:
     return build
 
 
+#: The parallel components' names (``Component.name``) -> the zoo's component families.
+_PARALLEL_FAMILY = {
+    "breaker": "breaker",
+    "token bucket": "token_bucket_gcra",
+    "keyed limiter": "keyed",
+    "pool": "pool",
+    "bulkhead": "bulkhead",
+}
+#: The modules of planted concurrency bugs: each has ``RACES``, variant name -> component over it.
+RACE_MODULES = ("race_ratelimit",)
+
+
+def _parallel(component: Any) -> Runner:
+    def run(options: settings, counter: CaseCounter, seed: int | None) -> None:
+        from properties.parallel.property import effort, given_programs
+
+        test = options(given_programs(component, effort()[1]))
+        _count_cases(test, counter)
+        test._hypothesis_internal_use_seed = seed  # what @seed sets
+        test()
+
+    return run
+
+
+def _races() -> list[tuple[str, str, type, str, Runner]]:
+    """The concurrency bugs: killed by the parallel checker (issue 8), on real threads."""
+    import importlib
+
+    found = []
+    for module_name in RACE_MODULES:
+        module = importlib.import_module(f"properties.mutants.{module_name}")
+        for name, component in module.RACES.items():
+            family = _PARALLEL_FAMILY[component.name]
+            killer = f"parallel {component.name}"
+            found.append((family, name, getattr(module, name), killer, _parallel(component)))
+    return found
+
+
 def _entries() -> list[Mutant]:
     from properties.mutants.breaker import BREAKER_MUTANTS
     from properties.mutants.bulkhead import BULKHEAD_MUTANTS
@@ -295,6 +336,7 @@ def _entries() -> list[Mutant]:
         found.append(
             ("chain", name, VARIANT_CLASSES[name], "machine chain", _machine("chain", name))
         )
+    found += _races()
     names = [variant for _, variant, *_ in found]
     mutants = []
     for component, variant, cls, killer, run in found:
