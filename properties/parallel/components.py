@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from properties.parallel.bulkhead import BULKHEAD
 from properties.parallel.harness import Component
 from properties.parallel.ratelimit import KEYED, TOKEN_BUCKET
 
 __all__ = ["COMPONENTS"]
 
 COMPONENTS: dict[str, Component] = {
+    "bulkhead": BULKHEAD,
     "token_bucket": TOKEN_BUCKET,
     "keyed": KEYED,
 }

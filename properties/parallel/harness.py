@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import freezegun.api
 from hypothesis import strategies as st
 
 from properties.harness.frozen import FrozenTime
@@ -49,6 +49,9 @@ SWITCH_INTERVAL = 1e-6  # seconds; CPython's default is 5 ms
 POLL = 0.002  # real seconds between looks at the threads
 QUIET_POLLS = 3  # every running thread blocked this many looks in a row: move time on
 HANG_SECONDS = 2.0  # still running this long after every deadline passed: hung
+#: Real seconds before time is moved on again for a call still blocked: a call is marked blocking
+#: when it is invoked, so a move can land before it has read the clock its deadline starts from.
+EXPIRE_AGAIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -230,22 +233,26 @@ def _await(
     past every deadline; return the threads still blocked in the same call ``HANG_SECONDS`` after
     time was moved for it (hung)."""
     quiet = 0
-    expired: dict[int, float] = {}  # call id -> when time was moved past its deadline
+    # call id -> real times at which time was moved on while it was blocked
+    expired: dict[int, list[float]] = {}
     while True:
         alive = [actor for thread, actor in zip(threads, actors, strict=True) if thread.is_alive()]
         if not alive:
             return []
-        now = time.monotonic()
+        now = freezegun.api.real_monotonic()  # time.monotonic() is frozen here
         blocked = [actor.current for actor in alive if actor.blocking and actor.current]
-        hung = [c.thread for c in blocked if c.id in expired and now - expired[c.id] > HANG_SECONDS]
+        hung = [c.thread for c in blocked if now - expired.get(c.id, [now])[0] > HANG_SECONDS]
         if hung:
             return hung
         quiet = quiet + 1 if len(blocked) == len(alive) else 0
-        if quiet >= QUIET_POLLS and any(call.id not in expired for call in blocked):
+        if quiet >= QUIET_POLLS and any(
+            now - expired.get(c.id, [-EXPIRE_AGAIN])[-1] >= EXPIRE_AGAIN for c in blocked
+        ):
             microseconds = component.expire_us(program.case)
             main.record(Op(ADVANCE, (microseconds,)), _ticker(frozen, clock_lock, microseconds))
             run.expired = True
-            expired.update((call.id, now) for call in blocked)
+            for call in blocked:
+                expired.setdefault(call.id, []).append(now)
             quiet = 0
         threads[actors.index(alive[0])].join(POLL)
 
