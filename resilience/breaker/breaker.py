@@ -564,11 +564,20 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
 
     @property
     def state(self) -> BreakerState:
-        """The current state, HALF_OPEN from the instant the recovery timeout elapses."""
-        phase = self._phase
-        if phase.state is OPEN and self._recovered(phase, self._clock.monotonic_ns()):
-            return HALF_OPEN
-        return phase.state
+        """The current state, HALF_OPEN from the instant the recovery timeout elapses.
+
+        Read without the lock: the phase, then the clock, then the phase again. If the phase is
+        still the same object (phases are never reused), it was current when the clock was read,
+        so the answer held at that instant; otherwise read again. Read only once, a phase replaced
+        in between (by ``reset()``, say) could be combined with an instant it never reached:
+        HALF_OPEN for a breaker that went from OPEN to CLOSED."""
+        while True:
+            phase = self._phase
+            if phase.state is not OPEN:
+                return phase.state
+            recovered = self._recovered(phase, self._clock.monotonic_ns())
+            if self._phase is phase:
+                return HALF_OPEN if recovered else OPEN
 
     @property
     def forced_open(self) -> bool:
@@ -577,12 +586,15 @@ class CircuitBreaker(circuitbreaker.CircuitBreaker):
 
     @property
     def retry_after(self) -> float:
-        """Seconds until an OPEN breaker admits a probe: 0 unless open, ``inf`` if forced open."""
-        phase = self._phase
-        if phase.state is not OPEN:
-            return 0.0
-        now = self._clock.monotonic_ns()
-        return 0.0 if self._recovered(phase, now) else self._retry_after(phase, now)
+        """Seconds until an OPEN breaker admits a probe: 0 unless open, ``inf`` if forced open.
+        Read as ``state`` is (see there)."""
+        while True:
+            phase = self._phase
+            if phase.state is not OPEN:
+                return 0.0
+            now = self._clock.monotonic_ns()
+            if self._phase is phase:
+                return 0.0 if self._recovered(phase, now) else self._retry_after(phase, now)
 
     @property
     def open_remaining(self) -> float:

@@ -410,3 +410,52 @@ def test_a_config_resolved_for_an_owner_without_class_defaults_is_refused() -> N
     with pytest.raises(ConfigError) as refused:
         BreakerConfig.resolve(object)
     assert_refused(refused.value, "WINDOW_SIZE", None)
+
+
+# ---------------------------------------------------------------- lock-free reads of the state
+# ``state`` and ``retry_after`` read the phase, then the clock, without the lock. Found by the
+# parallel checker: a phase replaced between the two reads used to be combined with an instant it
+# never reached. The hook runs the other thread's operations exactly in that gap.
+
+
+def _in_the_gap(clock: HookedClock, meanwhile: Callable[[], None]) -> None:
+    def run_elsewhere() -> None:
+        other = threading.Thread(target=meanwhile)
+        other.start()
+        other.join(5)
+        assert not other.is_alive()
+
+    clock.hook = run_elsewhere
+
+
+def test_state_never_combines_a_replaced_phase_with_a_later_instant(frozen: FrozenTime) -> None:
+    """Open; between ``state``'s phase read and its clock read, ``reset()`` and the recovery
+    instant. The breaker went OPEN -> CLOSED: it was never HALF_OPEN."""
+    clock = HookedClock()
+    breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=0.001, clock=clock)
+    _failing_call(breaker)
+
+    def reset_then_recover() -> None:
+        breaker.reset()
+        frozen.advance_us(1_000)
+
+    _in_the_gap(clock, reset_then_recover)
+    assert breaker.state is BreakerState.CLOSED
+
+
+def test_retry_after_is_the_time_left_of_the_phase_current_at_its_instant(
+    frozen: FrozenTime,
+) -> None:
+    """Open at t0 (due t0 + 1 ms); in the gap: reset, 0.5 ms, a new trip (due t0 + 1.5 ms). At
+    the instant read, 1 ms is left of the new stay, not 0.5 ms of the old one."""
+    clock = HookedClock()
+    breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=0.001, clock=clock)
+    _failing_call(breaker)
+
+    def reset_wait_trip() -> None:
+        breaker.reset()
+        frozen.advance_us(500)
+        _failing_call(breaker)
+
+    _in_the_gap(clock, reset_wait_trip)
+    assert breaker.retry_after == 0.001
