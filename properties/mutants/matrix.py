@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import Phase, settings
+from hypothesis.errors import FlakyFailure
 from hypothesis.database import InMemoryExampleDatabase
 
 from properties.mutants.zoo import COMPONENTS, CaseCounter, Mutant, zoo
@@ -92,6 +93,16 @@ def _site(error: BaseException) -> str:
     return site if isinstance(error, AssertionError) else f"{site} raised {type(error).__name__}"
 
 
+def _unflaky(error: BaseException) -> BaseException:
+    """The failure inside a ``FlakyFailure``: a race (a concurrency bug under the parallel
+    checker) can fail a test case and pass its replay. The failure was seen: it is the kill."""
+    if isinstance(error, FlakyFailure):
+        inner = [e for e in error.exceptions if isinstance(e, AssertionError)]
+        if inner:
+            return inner[0]
+    return error
+
+
 def _is_kill(error: BaseException) -> bool:
     if isinstance(error, AssertionError):
         return True
@@ -108,8 +119,9 @@ def kill(mutant: Mutant, options: settings, seed: int | None = None) -> Trial:
         mutant.run(options, counter, seed)
     except (KeyboardInterrupt, SystemExit):
         raise
-    except BaseException as error:  # a CancelledError escaping a variant is a crash too
+    except BaseException as raised:  # a CancelledError escaping a variant is a crash too
         seconds = time.monotonic() - started
+        error = _unflaky(raised)
         if _is_kill(error) and counter.first_failure is not None:
             return Trial(True, counter.to_failure, _site(error), None, seconds)
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()

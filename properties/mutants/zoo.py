@@ -125,6 +125,8 @@ _CLASS_OF: dict[str, str] = {
     "KeyedCostIgnored": "unchecked-input",
     "KeyedCheckConsumes": "query-mutates",
     "KeyedRejectionCountedAsAdmission": "wrong-accounting",
+    "HalfOpenCheckSplit": "check-then-act",
+    "ProbeSlotFreedBeforeOutcome": "wrong-order",
     "SplitAdmissionCheck": "check-then-act",
     "ReleaseChecksQueueUnlocked": "missed-wakeup",
     "UnlockedTokenDecrement": "lost-update",
@@ -272,7 +274,7 @@ _PARALLEL_FAMILY = {
     "bulkhead": "bulkhead",
 }
 #: The modules of planted concurrency bugs: each has ``RACES``, variant name -> component over it.
-RACE_MODULES = ("race_ratelimit", "race_bulkhead")
+RACE_MODULES = ("race_breaker", "race_ratelimit", "race_bulkhead")
 
 
 def _parallel(component: Any) -> Runner:

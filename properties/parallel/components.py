@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from properties.parallel.breaker import BREAKER
 from properties.parallel.bulkhead import BULKHEAD
 from properties.parallel.harness import Component
 from properties.parallel.ratelimit import KEYED, TOKEN_BUCKET
@@ -9,6 +10,7 @@ from properties.parallel.ratelimit import KEYED, TOKEN_BUCKET
 __all__ = ["COMPONENTS"]
 
 COMPONENTS: dict[str, Component] = {
+    "breaker": BREAKER,
     "bulkhead": BULKHEAD,
     "token_bucket": TOKEN_BUCKET,
     "keyed": KEYED,

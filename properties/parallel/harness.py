@@ -91,7 +91,10 @@ class Actor:
 
 
 class Driver(Protocol):
-    """The real object of one run, and how each step is performed on it."""
+    """The real object of one run, and how each step is performed on it.
+
+    A driver may also have a ``time_lock`` attribute: a lock that every ``advance`` of the run
+    then holds while it moves time (see ``properties/parallel/breaker.py`` for why)."""
 
     def perform(self, actor: Actor, step: Op) -> None:
         """Perform ``step`` as ``actor``, recording each operation it makes (none, if the step
@@ -106,7 +109,8 @@ class Driver(Protocol):
 class Component(Protocol):
     """What the harness needs of a component: its model, its steps, its real object."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def spec(self, case: Any) -> Spec[Any]:
         """The sequential model for programs of ``case``."""
@@ -164,7 +168,9 @@ def execute(program: Program, component: Component) -> Run:
     recorder = Recorder()
     with FrozenTime() as frozen:
         driver = component.build(program.case, frozen)
-        clock_lock = threading.Lock()
+        # Time moves under one lock, so no tick is lost; a driver may name the lock (its
+        # component's own, so that time passes only between the component's locked sections).
+        clock_lock = getattr(driver, "time_lock", None) or threading.Lock()
         main = Actor(0, recorder)
         actors = [Actor(index, recorder) for index in range(1, len(program.branches) + 1)]
         errors: list[BaseException] = []
