@@ -25,8 +25,7 @@ from properties.parallel.property import BUDGET, STICKY
 __all__ = ["Outcome", "run_parallel"]
 
 
-class _OutOfTime(Exception):
-    pass
+CHUNK = 20  # programs per Hypothesis run: the time budget is checked between runs
 
 
 @dataclass
@@ -73,26 +72,14 @@ def run_parallel(
 
 
 def _fuzz(name: str, seconds: float, runs: int, base: int) -> Outcome:
+    """Hypothesis runs of ``CHUNK`` programs each (seeds ``base``, ``base + 1``, ...) until the
+    time is up or one fails (then shrunk, as usual)."""
     component = targets()[name]
     outcome = Outcome(name)
     started = time.monotonic()
-    stop = started + seconds
     failed: set[Program] = set()
 
-    @seed(base)
-    @settings(
-        database=None,
-        derandomize=False,
-        deadline=None,
-        max_examples=10**9,
-        phases=[Phase.generate, Phase.shrink],
-        report_multiple_bugs=False,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(programs(component))
     def one(program: Program) -> None:
-        if time.monotonic() > stop and not failed:
-            raise _OutOfTime
         found = explore(program, component, runs * STICKY if program in failed else runs, BUDGET)
         outcome.programs += 1
         outcome.runs += found.runs
@@ -105,12 +92,25 @@ def _fuzz(name: str, seconds: float, runs: int, base: int) -> Outcome:
             failed.add(program)
             raise AssertionError(found.failure)
 
-    try:
-        one()
-    except _OutOfTime:
-        pass
-    except Exception as error:  # the shrunk failure (possibly wrapped as flaky by Hypothesis)
-        outcome.failure = _report(error)
+    chunk = 0
+    while time.monotonic() - started < seconds:
+        test = seed(base + chunk)(
+            settings(
+                database=None,
+                derandomize=False,
+                deadline=None,
+                max_examples=CHUNK,
+                phases=[Phase.generate, Phase.shrink],
+                report_multiple_bugs=False,
+                suppress_health_check=list(HealthCheck),
+            )(given(programs(component))(one))
+        )
+        chunk += 1
+        try:
+            test()
+        except Exception as error:  # the shrunk failure (possibly wrapped as flaky by Hypothesis)
+            outcome.failure = _report(error)
+            break
     return outcome
 
 
