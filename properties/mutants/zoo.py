@@ -128,6 +128,11 @@ _CLASS_OF: dict[str, str] = {
     "HalfOpenCheckSplit": "check-then-act",
     "ProbeSlotFreedBeforeOutcome": "wrong-order",
     "SplitAdmissionCheck": "check-then-act",
+    "WaitDecidedUnlocked": "missed-wakeup",
+    "StaleReturnDecision": "missed-wakeup",
+    "ValidatedBeforeTaken": "check-then-act",
+    "PeekedIdleCandidate": "check-then-act",
+    "SlotCheckedBeforeLock": "check-then-act",
     "ReleaseChecksQueueUnlocked": "missed-wakeup",
     "UnlockedTokenDecrement": "lost-update",
     "KeyCreatedOutsideLock": "check-then-act",
@@ -274,7 +279,7 @@ _PARALLEL_FAMILY = {
     "bulkhead": "bulkhead",
 }
 #: The modules of planted concurrency bugs: each has ``RACES``, variant name -> component over it.
-RACE_MODULES = ("race_breaker", "race_ratelimit", "race_bulkhead")
+RACE_MODULES = ("race_breaker", "race_ratelimit", "race_pool", "race_bulkhead")
 
 
 def _parallel(component: Any) -> Runner:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from properties.parallel.breaker import BREAKER
 from properties.parallel.bulkhead import BULKHEAD
 from properties.parallel.harness import Component
+from properties.parallel.pool import POOL
 from properties.parallel.ratelimit import KEYED, TOKEN_BUCKET
 
 __all__ = ["COMPONENTS"]
@@ -14,6 +15,7 @@ COMPONENTS: dict[str, Component] = {
     "bulkhead": BULKHEAD,
     "token_bucket": TOKEN_BUCKET,
     "keyed": KEYED,
+    "pool": POOL,
 }
 
 

@@ -49,6 +49,7 @@ SWITCH_INTERVAL = 1e-6  # seconds; CPython's default is 5 ms
 POLL = 0.002  # real seconds between looks at the threads
 QUIET_POLLS = 3  # every running thread blocked this many looks in a row: move time on
 HANG_SECONDS = 2.0  # still running this long after every deadline passed: hung
+STALL_SECONDS = 10.0  # no operation invoked or answered for this long, waits or not: hung
 #: Real seconds before time is moved on again for a call still blocked: a call is marked blocking
 #: when it is invoked, so a move can land before it has read the clock its deadline starts from.
 EXPIRE_AGAIN = 0.1
@@ -237,8 +238,11 @@ def _await(
 ) -> list[int]:
     """Wait for the branches. Whenever every thread still running is blocked in a wait, move time
     past every deadline; return the threads still blocked in the same call ``HANG_SECONDS`` after
-    time was moved for it (hung)."""
+    time was moved for it, or all those alive when nothing at all has happened for
+    ``STALL_SECONDS`` (a deadlock, or a loop, in a call that does not wait: hung)."""
     quiet = 0
+    recorder = main.recorder
+    seen, seen_at = recorder.latest, freezegun.api.real_monotonic()
     # call id -> real times at which time was moved on while it was blocked
     expired: dict[int, list[float]] = {}
     while True:
@@ -246,6 +250,10 @@ def _await(
         if not alive:
             return []
         now = freezegun.api.real_monotonic()  # time.monotonic() is frozen here
+        if recorder.latest != seen:
+            seen, seen_at = recorder.latest, now
+        elif now - seen_at > STALL_SECONDS:
+            return [actor.thread for actor in alive]
         blocked = [actor.current for actor in alive if actor.blocking and actor.current]
         hung = [c.thread for c in blocked if now - expired.get(c.id, [now])[0] > HANG_SECONDS]
         if hung:
@@ -285,7 +293,8 @@ def explore(program: Program, component: Component, runs: int, budget: float = 1
         found.runs += 1
         if run.hung:
             found.failure = (
-                f"threads {run.hung} never finished, though time moved past every deadline\n"
+                f"threads {run.hung} never finished: still blocked after time moved past every "
+                f"deadline, or nothing happened for {STALL_SECONDS:g} s\n"
                 f"{program}\n\n{timeline(run.calls)}"
             )
             return found

@@ -67,15 +67,19 @@ class Recorder:
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    #: The last position handed out: the harness watches it to notice a run that stalls.
+    latest: int = -1
+
     def invoke(self, thread: int, op: Op) -> Call:
         call = Call(next(self._ids), thread, op, next(self._positions))
+        self.latest = call.invoke
         with self._lock:
             self.calls.append(call)
         return call
 
     def respond(self, call: Call, result: object) -> None:
         call.result = result
-        call.response = next(self._positions)
+        call.response = self.latest = next(self._positions)
 
     def record(self, thread: int, op: Op, run: Callable[[], object]) -> object:
         """Run ``run`` as ``op`` of ``thread``: invoke, run, respond. ``run`` must return the

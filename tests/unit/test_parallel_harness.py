@@ -75,6 +75,8 @@ class CounterDriver:
             actor.record(step, wait, blocking=True)
         elif step.name == "hang":
             actor.record(step, lambda: self.release.wait(), blocking=True)
+        elif step.name == "stall":  # stuck in a call that does not wait (a deadlock, a loop)
+            actor.record(step, lambda: self.release.wait())
 
     def close(self, actors: Sequence[Actor]) -> None:
         pass
@@ -152,6 +154,22 @@ def test_a_thread_still_blocked_after_time_moved_on_is_reported_hung(
     assert found.failure is not None
     assert found.failure.startswith("threads [1] never finished")
     assert "hang() -> PENDING" in found.failure
+
+
+def test_a_run_where_nothing_happens_for_too_long_is_reported_hung(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A thread stuck in a call that is not a wait: time moving on cannot help, and nothing is
+    recorded any more; the run is reported hung rather than waited on for ever."""
+    monkeypatch.setattr(harness, "STALL_SECONDS", 0.05)
+    component = CounterComponent()
+    try:
+        found = explore(program(("stall",), ("add",)), component, runs=1)
+    finally:
+        component.release.set()
+    assert found.failure is not None
+    assert found.failure.startswith("threads [1] never finished")
+    assert "stall() -> PENDING" in found.failure
 
 
 def test_a_race_is_reported_with_its_timeline() -> None:
