@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import Phase, settings
-from hypothesis.errors import FlakyFailure
 from hypothesis.database import InMemoryExampleDatabase
+from hypothesis.errors import FlakyFailure
 
 from properties.mutants.zoo import COMPONENTS, CaseCounter, Mutant, zoo
 
