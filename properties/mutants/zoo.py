@@ -282,11 +282,17 @@ _PARALLEL_FAMILY = {
 RACE_MODULES = ("race_breaker", "race_ratelimit", "race_pool", "race_bulkhead")
 
 
+#: Runs of each program when a race is the mutant: a race shows in some runs of the program
+#: that can show it, so more runs per program make the guard's verdict depend less on the
+#: machine's thread scheduling (10 seeds: every race within 265 programs of 5 runs).
+RACE_RUNS = 20
+
+
 def _parallel(component: Any) -> Runner:
     def run(options: settings, counter: CaseCounter, seed: int | None) -> None:
         from properties.parallel.property import effort, given_programs
 
-        test = options(given_programs(component, effort()[1]))
+        test = options(given_programs(component, max(effort()[1], RACE_RUNS)))
         _count_cases(test, counter)
         test._hypothesis_internal_use_seed = seed  # what @seed sets
         test()
