@@ -289,15 +289,12 @@ RACE_RUNS = 20
 
 
 def _parallel(component: Any) -> Runner:
-    def run(options: settings, counter: CaseCounter, seed: int | None) -> None:
+    def build() -> Callable[..., None]:
         from properties.parallel.property import effort, given_programs
 
-        test = options(given_programs(component, max(effort()[1], RACE_RUNS)))
-        _count_cases(test, counter)
-        test._hypothesis_internal_use_seed = seed  # what @seed sets
-        test()
+        return given_programs(component, max(effort()[1], RACE_RUNS))
 
-    return run
+    return _property(build)
 
 
 def _races() -> list[tuple[str, str, type, str, Runner]]:

@@ -19,8 +19,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from properties.parallel.components import targets
-from properties.parallel.harness import Program, explore, programs
-from properties.parallel.property import BUDGET, STICKY
+from properties.parallel.harness import Exploration, programs
+from properties.parallel.property import linearizable
 
 __all__ = ["Outcome", "run_parallel"]
 
@@ -77,20 +77,17 @@ def _fuzz(name: str, seconds: float, runs: int, base: int) -> Outcome:
     component = targets()[name]
     outcome = Outcome(name)
     started = time.monotonic()
-    failed: set[Program] = set()
 
-    def one(program: Program) -> None:
-        found = explore(program, component, runs * STICKY if program in failed else runs, BUDGET)
+    def observe(found: Exploration) -> None:
         outcome.programs += 1
         outcome.runs += found.runs
         outcome.check_ms += [s * 1000 for s in found.seconds]
         outcome.unknown += found.unknown
-        if found.failure is not None:
-            if outcome.to_failure is None:
-                elapsed = time.monotonic() - started
-                outcome.to_failure = (outcome.programs, outcome.runs, elapsed)
-            failed.add(program)
-            raise AssertionError(found.failure)
+        if found.failure is not None and outcome.to_failure is None:
+            elapsed = time.monotonic() - started
+            outcome.to_failure = (outcome.programs, outcome.runs, elapsed)
+
+    one = linearizable(component, runs, observe)
 
     chunk = 0
     while time.monotonic() - started < seconds:

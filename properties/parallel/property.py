@@ -17,7 +17,7 @@ from typing import Any
 
 from hypothesis import event, given, settings
 
-from properties.parallel.harness import Component, Program, explore, programs
+from properties.parallel.harness import Component, Exploration, Program, explore, programs
 
 __all__ = [
     "BUDGET",
@@ -46,13 +46,18 @@ def effort() -> tuple[int, int]:
     return EFFORT.get(settings.get_current_profile_name(), EFFORT["dev"])
 
 
-def linearizable(component: Component, runs: int) -> Callable[[Program], None]:
+def linearizable(
+    component: Component, runs: int, observe: Callable[[Exploration], None] | None = None
+) -> Callable[[Program], None]:
     """A check of one program: run it ``runs`` times and fail with the report of the first
-    history that is not linearizable (or of a run that hung)."""
+    history that is not linearizable (or of a run that hung). ``observe`` sees every program's
+    exploration first (the deep runs' statistics)."""
     failed: set[Program] = set()
 
     def check_program(program: Program) -> None:
         found = explore(program, component, runs * STICKY if program in failed else runs, BUDGET)
+        if observe is not None:
+            observe(found)
         if found.unknown:
             event(f"{component.name}: checker budget exceeded (unknown)")
         if found.failure is not None:
