@@ -159,12 +159,22 @@ def test_a_search_over_budget_answers_unknown_never_linearizable() -> None:
     assert verdict.explored > 0
 
 
-def test_memoisation_keeps_a_wide_linearizable_history_fast() -> None:
+def test_memoisation_refutes_a_wide_history_without_trying_every_order() -> None:
+    """8 overlapping adds, then a read no order explains: every subset of adds is one memo entry
+    (2^8 states, a few thousand steps); without the memo the search tries every order (8!)."""
+    adds = [(i + 1, "add", (i,), i, 100 + i, None) for i in range(8)]
+    impossible = (30, "items", (), 200, 201, ())
+    verdict = check(history(*adds, impossible), Bag(), budget=5.0)
+    assert verdict.ok is False
+    assert verdict.explored < 5_000
+
+
+def test_a_wide_linearizable_history_is_found_without_backing_up() -> None:
     adds = [(i + 1, "add", (i,), i, 100 + i, None) for i in range(22)]
     every = (30, "items", (), 200, 201, tuple(range(22)))
     verdict = check(history(*adds, every), Bag(), budget=5.0)
     assert verdict.ok is True
-    assert verdict.explored < 1_000  # one order is found without backtracking
+    assert verdict.explored == 23  # each call placed once, in order
 
 
 def test_the_timeline_shows_each_call_on_its_thread_with_its_span() -> None:
